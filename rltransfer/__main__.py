@@ -1,0 +1,5 @@
+import sys
+
+from rltransfer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Curves, transfer metrics, statistics and verdicts."""

@@ -1,0 +1,128 @@
+"""Transfer metrics (Taylor & Stone, 2009) as pure numpy functions.
+
+Notation: ``P(t)`` is the mean evaluation return at target step ``t``. Arrays named ``transfer``
+and ``baseline`` have shape (S, G) = (seed pairs, grid points); row ``k`` of both comes from the
+same seed. ``grid`` has shape (G,) and starts at t = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import integrate, stats
+
+AREA_EPS = 1e-9
+"""A baseline normalised area at or below this makes the area ratio undefined (nan)."""
+
+
+def jumpstart(transfer: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """``P_T(0) - P_B(0)`` per seed pair: (S, G), (S, G) -> (S,)."""
+    return transfer[:, 0] - baseline[:, 0]
+
+
+def tail_length(n_points: int) -> int:
+    """Grid points in the last 10 % of a grid of ``G = n_points``: ``max(1, ceil(G / 10))``."""
+    return max(1, -(-n_points // 10))
+
+
+def asymptotic_gain(transfer: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Mean over the last ``k = tail_length(G)`` points of ``P_T - P_B``, per pair: -> (S,)."""
+    k = tail_length(transfer.shape[-1])
+    return transfer[:, -k:].mean(axis=1) - baseline[:, -k:].mean(axis=1)
+
+
+def score_range(
+    baseline: np.ndarray,
+    all_returns: np.ndarray,
+    *,
+    threshold: float | None,
+    low: float | None = None,
+    high: float | None = None,
+) -> tuple[float, float]:
+    """The ``(low, high)`` that map returns to normalised scores.
+
+    Args:
+        baseline: (S_B, G) baseline returns; ``low`` defaults to ``mean_s baseline[s, 0]``, the
+            return of the untrained (random-initialised) policy.
+        all_returns: any-shape array of every return of every method and seed; ``high``
+            defaults to ``threshold`` when one is given, otherwise to ``max(all_returns)``.
+        threshold, low, high: explicit values override the defaults.
+    """
+    lo = float(np.mean(baseline[:, 0])) if low is None else float(low)
+    if high is not None:
+        hi = float(high)
+    elif threshold is not None:
+        hi = float(threshold)
+    else:
+        hi = float(np.max(all_returns))
+    return lo, hi
+
+
+def normalise(returns: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``(P - low) / (high - low)``, same shape as ``returns``; requires ``high > low``."""
+    return (returns - low) / (high - low)
+
+
+def area(normalised: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Mean normalised score: ``trapz(score, t) / (t[-1] - t[0])``. (..., G) -> (...)."""
+    t = np.asarray(grid, dtype=np.float64)
+    return integrate.trapezoid(normalised, t, axis=-1) / (t[-1] - t[0])
+
+
+def area_ratio(area_transfer: np.ndarray, area_baseline: np.ndarray) -> np.ndarray:
+    """``(A_T - A_B) / A_B`` per pair: (S,), (S,) -> (S,).
+
+    Undefined (nan) where ``A_B <= AREA_EPS``: a baseline at or below the random-policy level
+    gives a ratio whose size, and with ``A_B < 0`` whose sign, means nothing.
+    """
+    a_t = np.asarray(area_transfer, dtype=np.float64)
+    a_b = np.asarray(area_baseline, dtype=np.float64)
+    ok = a_b > AREA_EPS
+    safe = np.where(ok, a_b, 1.0)
+    return np.where(ok, (a_t - a_b) / safe, np.nan)
+
+
+def time_to_threshold(returns: np.ndarray, grid: np.ndarray, threshold: float) -> np.ndarray:
+    """First grid timestep with ``P(t) >= threshold``, per curve: (..., G) -> (...), float.
+
+    A curve that never reaches the threshold is right-censored: its time is ``np.inf`` (it is
+    only known to be later than ``grid[-1]``), never the budget.
+    """
+    reached = returns >= threshold
+    first = np.argmax(reached, axis=-1)
+    times = np.asarray(grid, dtype=np.float64)[first]
+    return np.where(reached.any(axis=-1), times, np.inf)
+
+
+def time_ratio(time_baseline: np.ndarray, time_transfer: np.ndarray) -> np.ndarray:
+    """``t_B / t_T`` elementwise, > 1 when the transfer method is faster.
+
+    ``inf`` when only the baseline is censored or the transfer is at the threshold at t = 0;
+    ``0`` when only the transfer is censored; ``nan`` when both are censored or both are 0.
+    """
+    t_b = np.asarray(time_baseline, dtype=np.float64)
+    t_t = np.asarray(time_transfer, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return t_b / t_t
+
+
+def prob_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """``P(X > Y) + 0.5 P(X = Y)`` over all (x, y) pairs: Mann-Whitney ``U_x / (n m)``.
+
+    ``x`` has shape (n,), ``y`` shape (m,), both non-empty.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    u = stats.mannwhitneyu(x, y, alternative="two-sided").statistic
+    return float(u) / (len(x) * len(y))
+
+
+def prob_improvement_batch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`prob_improvement` over a batch: (B, n), (B, m) -> (B,)."""
+    gt = x[:, :, None] > y[:, None, :]
+    eq = x[:, :, None] == y[:, None, :]
+    return (gt + 0.5 * eq).mean(axis=(1, 2))
+
+
+def iqm(values: np.ndarray) -> float:
+    """Interquartile mean of all values (flattened): the mean of the middle 50 %."""
+    return float(stats.trim_mean(np.ravel(values), 0.25))

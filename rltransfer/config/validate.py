@@ -1,0 +1,141 @@
+"""Semantic checks of a parsed study: ids exist, budgets are sane, spaces can transfer.
+
+Also resolves defaults: rl-zoo3 hyperparameters under the user's, the threshold from the target
+env's ``reward_threshold``, and ``scratch`` always present as the paired baseline.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from rltransfer.agents import ENCODERS, algo_info, check_hyperparams
+from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
+from rltransfer.config.parse import FieldError, join
+from rltransfer.config.spec import MethodSpec, StudySpec
+from rltransfer.config.zoo_defaults import zoo_defaults
+from rltransfer.environments import check_env_spec
+from rltransfer.errors import did_you_mean
+from rltransfer.methods import method_class
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+BASELINE = "scratch"
+WANDB_MODES = ("offline", "online", "disabled")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _positive(value: int | None, path: str) -> None:
+    if value is not None and value <= 0:
+        raise FieldError(path, f"must be > 0, got {value}")
+
+
+def _check_name(value: str, path: str) -> None:
+    if not _NAME.match(value):
+        raise FieldError(path, f"'{value}' must use only letters, digits, '.', '_' and '-' "
+                         "(it names a folder)")
+
+
+def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
+    env_spec = getattr(spec, which).env
+    path = f"{which}.env"
+    env = check_env_spec(env_spec, path)
+    try:
+        obs, act = SpaceInfo.of(env.observation_space), SpaceInfo.of(env.action_space)
+        info = algo_info(spec.algo)
+        if not isinstance(env.action_space, info.action_spaces):
+            kinds = " or ".join(s.__name__ for s in info.action_spaces)
+            raise FieldError("algo", f"{spec.algo} needs a {kinds} action space; {path} "
+                             f"'{env_spec.id}' has {act}")
+        if which == "target" and spec.threshold is None:
+            threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
+            spec.threshold = float(threshold) if threshold is not None else None
+    finally:
+        env.close()
+    return CheckpointInfo(spec.algo, obs, act, 0)
+
+
+def _source_info(spec: StudySpec) -> CheckpointInfo:
+    s = spec.source
+    if (s.env is None) == (s.checkpoint is None):
+        raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
+    if s.checkpoint is not None:
+        path = Path(s.checkpoint).expanduser()
+        if not path.is_file():
+            raise FieldError("source.checkpoint", f"no such file: {path}")
+        try:
+            info = read_checkpoint_info(path)
+        except CheckpointError as e:
+            raise FieldError("source.checkpoint", f"{path}: {e}") from None
+        s.checkpoint = str(path.resolve())
+        return info
+    if s.timesteps is None:
+        raise FieldError("source.timesteps", "is required when the source is trained ('env')")
+    _positive(s.timesteps, "source.timesteps")
+    return _env_info(spec, "source")
+
+
+def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointInfo) -> None:
+    if not any(m.method == BASELINE for m in spec.methods):
+        spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
+    seen: dict[str, int] = {}
+    for i, m in enumerate(spec.methods):
+        path = join("methods", i)
+        _check_name(m.name, join(path, "name"))
+        if m.name in seen:
+            raise FieldError(join(path, "name"), f"'{m.name}' is used twice; give each a name")
+        seen[m.name] = i
+        cls = method_class(m.method, join(path, "method"))
+        if m.method == BASELINE and m.name != BASELINE:
+            raise FieldError(join(path, "name"), f"the baseline must be named '{BASELINE}'")
+        cls.parse_options(m.options, path)
+        if cls.needs_source:
+            cls.check_compatible(source, target, path)
+
+
+def validate_study(spec: StudySpec) -> None:
+    """Check ``spec`` in place and fill in resolved defaults; raise ``FieldError``."""
+    _check_name(spec.name, "name")
+    algo_info(spec.algo)
+    if spec.policy.encoder not in ENCODERS:
+        raise FieldError("policy.encoder", f"unknown encoder '{spec.policy.encoder}'"
+                         f"{did_you_mean(spec.policy.encoder, ENCODERS)}; available: "
+                         f"{', '.join(ENCODERS)}")
+    _positive(spec.target.timesteps, "target.timesteps")
+    _positive(spec.eval.every, "eval.every")
+    _positive(spec.eval.episodes, "eval.episodes")
+    if spec.eval.every > spec.target.timesteps:
+        raise FieldError("eval.every", f"{spec.eval.every} is larger than the target budget "
+                         f"({spec.target.timesteps}): the curve would have no interior point")
+    if not spec.seeds:
+        raise FieldError("seeds", "must hold at least one seed")
+    if len(set(spec.seeds)) != len(spec.seeds) or min(spec.seeds) < 0:
+        raise FieldError("seeds", f"must be distinct non-negative integers, got {spec.seeds}")
+    if spec.tracking.wandb.mode not in WANDB_MODES:
+        raise FieldError("tracking.wandb.mode", f"must be one of {', '.join(WANDB_MODES)}, "
+                         f"got '{spec.tracking.wandb.mode}'{did_you_mean(spec.tracking.wandb.mode, WANDB_MODES)}")
+    _check_executor(spec)
+    if spec.device not in DEVICES:
+        raise FieldError("device", f"must be one of {', '.join(DEVICES)}, got '{spec.device}'")
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise FieldError("device", "cuda was asked for, but no CUDA device is available here")
+
+    spec.hyperparams = {**zoo_defaults(spec.algo, spec.target.env.id), **spec.hyperparams}
+    check_hyperparams(spec.algo, spec.hyperparams)
+    source = _source_info(spec)
+    target = _env_info(spec, "target")
+    if source.algo != spec.algo and spec.source.checkpoint is not None:
+        raise FieldError("source.checkpoint", f"the checkpoint is a {source.algo} agent, but the "
+                         f"study's algo is {spec.algo}")
+    _check_methods(spec, source, target)
+
+
+def _check_executor(spec: StudySpec) -> None:
+    from rltransfer.executors import EXECUTORS
+
+    if spec.executor.kind not in EXECUTORS:
+        raise FieldError("executor.kind", f"unknown executor '{spec.executor.kind}'"
+                         f"{did_you_mean(spec.executor.kind, EXECUTORS)}; available: "
+                         f"{', '.join(EXECUTORS)}")
+    _positive(spec.executor.workers, "executor.workers")

@@ -1,0 +1,89 @@
+"""Evaluation on a fixed grid of timesteps, on a separate, seeded evaluation env.
+
+Every run of a study evaluates at t = 0 and every ``eval.every`` env steps. The evaluation env is
+reseeded with the same seed at every point, so all methods of seed k face the same episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+
+from rltransfer.config.spec import EnvSpec, EvalSpec
+from rltransfer.environments import make_env
+
+MAX_EVAL_ENVS = 8
+
+
+def eval_grid(timesteps: int, every: int) -> list[int]:
+    """``[0, every, 2·every, …, timesteps]``; the budget is always the last point."""
+    grid = list(range(0, timesteps, every))
+    return [*grid, timesteps]
+
+
+class Evaluator:
+    """Runs ``episodes`` evaluation episodes, vectorised over up to 8 env copies."""
+
+    def __init__(self, env_spec: EnvSpec, spec: EvalSpec, seed: int, normalized: bool):
+        n = min(spec.episodes, MAX_EVAL_ENVS)
+        venv: VecEnv = DummyVecEnv([lambda: Monitor(make_env(env_spec)) for _ in range(n)])
+        if normalized:
+            venv = VecNormalize(venv, training=False, norm_reward=False)
+        self.env = venv
+        self.spec = spec
+        self.seed = seed
+
+    def __call__(self, model: BaseAlgorithm) -> tuple[float, float, int]:
+        """Return (mean return, std of returns, episodes) of ``model`` now."""
+        train_env = model.get_env()
+        if isinstance(self.env, VecNormalize) and isinstance(train_env, VecNormalize):
+            self.env.obs_rms = train_env.obs_rms.copy()
+        self.env.seed(self.seed)
+        returns, _ = evaluate_policy(
+            model,
+            self.env,
+            n_eval_episodes=self.spec.episodes,
+            deterministic=self.spec.deterministic,
+            return_episode_rewards=True,
+            warn=False,
+        )
+        r = np.asarray(returns, dtype=np.float64)
+        return float(r.mean()), float(r.std()), len(r)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class EvalGridCallback(BaseCallback):
+    """Evaluates at each interior grid point as training crosses it and reports progress.
+
+    The first (t = 0) and last (t = budget) points are evaluated outside ``learn`` so that
+    the last one sees the final update.
+    """
+
+    def __init__(
+        self,
+        grid: list[int],
+        evaluate: Callable[[int], None],
+        progress: Callable[[int], None] | None = None,
+    ):
+        super().__init__()
+        self.interior = grid[1:-1]
+        self.evaluate = evaluate
+        self.progress = progress
+        self._next = 0
+
+    def _on_step(self) -> bool:
+        t = self.num_timesteps
+        while self._next < len(self.interior) and t >= self.interior[self._next]:
+            self.evaluate(self.interior[self._next])
+            self._next += 1
+        if self.progress is not None:
+            self.progress(t)
+        return True

@@ -1,0 +1,111 @@
+"""The transfer-method interface and its registry.
+
+A method is a small strategy class. Before training it changes the fresh target model
+(``apply``), may add training hooks (``callbacks``), and states what it transferred; that
+statement goes to the run's ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
+from rltransfer.config.parse import FieldError, parse_dataclass
+from rltransfer.errors import did_you_mean
+
+
+@dataclass(frozen=True)
+class SourceArtifact:
+    """The source agent: its SB3 checkpoint and, when it trained with VecNormalize, the
+    observation statistics (``normalize.json``: ``mean``, ``var``, ``count``)."""
+
+    model_path: Path
+    normalize_path: Path | None = None
+
+    @cached_property
+    def info(self) -> CheckpointInfo:
+        return read_checkpoint_info(self.model_path)
+
+    def policy_state(self) -> dict[str, torch.Tensor]:
+        return read_policy_state(self.model_path)
+
+    def obs_stats(self) -> dict[str, Any] | None:
+        if self.normalize_path is None or not self.normalize_path.is_file():
+            return None
+        return json.loads(self.normalize_path.read_text())
+
+
+@dataclass
+class TransferContext:
+    """What ``apply`` may change: the fresh ``model`` and its training ``env``."""
+
+    model: BaseAlgorithm
+    env: VecEnv
+    source: SourceArtifact | None
+
+
+@dataclass
+class NoOptions:
+    """This method takes no options."""
+
+
+class TransferMethod:
+    """Base class. Subclasses set the class attributes and override ``apply``."""
+
+    kind: ClassVar[str]
+    description: ClassVar[str]
+    transfers: ClassVar[str]
+    """What moves from source to target: "nothing", "parameters", "policy", …"""
+    needs_source: ClassVar[bool] = True
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any):
+        self.options = options
+
+    @classmethod
+    def parse_options(cls, options: dict[str, Any], path: str) -> Any:
+        return parse_dataclass(cls.Options, options, path)
+
+    @classmethod
+    def check_compatible(cls, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        """Raise ``FieldError`` at ``path`` when the source cannot transfer to the target."""
+
+    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+        """Change the fresh model before training; return what was done, for ``meta.json``."""
+        raise NotImplementedError
+
+    def callbacks(self) -> list[BaseCallback]:
+        return []
+
+    def describe_options(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.options)
+
+
+METHODS: dict[str, type[TransferMethod]] = {}
+
+
+def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
+    """Class decorator adding a method to the registry; a duplicate kind raises."""
+    if cls.kind in METHODS:
+        raise ValueError(f"transfer method '{cls.kind}' is already registered")
+    METHODS[cls.kind] = cls
+    return cls
+
+
+def method_class(kind: str, path: str) -> type[TransferMethod]:
+    if kind not in METHODS:
+        raise FieldError(
+            path, f"unknown method '{kind}'{did_you_mean(kind, METHODS)}; available: "
+            f"{', '.join(METHODS)}"
+        )
+    return METHODS[kind]

@@ -1,0 +1,92 @@
+"""The learning-curve figure of a report.
+
+Drawn on a ``matplotlib.figure.Figure`` with its own Agg canvas: no pyplot, no global backend
+switch, nothing left open in the caller's process.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy import stats
+
+from rltransfer.analysis.align import align_curves, stack
+from rltransfer.analysis.curves import Curve
+from rltransfer.io import atomic_write_bytes
+
+BASELINE_COLOUR = "#6b6b6b"
+# matplotlib's tab10 without its grey, which is kept for the baseline.
+METHOD_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def mean_band(returns: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Seed mean and t-interval half-width across seeds: (S, G) -> (G,), (G,).
+
+    ``half = t_{(1+c)/2, S-1} * sd / sqrt(S)``; zero (no band) with a single seed.
+    """
+    mean = returns.mean(axis=0)
+    s = returns.shape[0]
+    if s < 2:
+        return mean, np.zeros_like(mean)
+    q = stats.t.ppf((1.0 + confidence) / 2.0, s - 1)
+    return mean, q * returns.std(axis=0, ddof=1) / np.sqrt(s)
+
+
+def _draw(ax: Any, grid: np.ndarray, data: np.ndarray, colour: str, label: str, z: float) -> None:
+    mean, half = mean_band(data)
+    ax.plot(grid, mean, color=colour, lw=1.8, label=label, zorder=z + 1)
+    if np.any(half > 0):
+        ax.fill_between(grid, mean - half, mean + half, color=colour, alpha=0.18, lw=0, zorder=z)
+
+
+def render_curves_png(curves: dict[str, dict[int, Curve]], summary: dict[str, Any]) -> bytes:
+    """The figure as PNG bytes: mean curve and 95 % t-band per method, dashed threshold."""
+    baseline = summary["baseline"]
+    grid, returns = align_curves(curves, baseline)
+    fig = Figure(figsize=(7.5, 4.5), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    base = returns[baseline]
+    _draw(
+        ax, grid, stack(base, sorted(base)), BASELINE_COLOUR, f"{baseline} ({len(base)} seeds)", 3
+    )
+    methods = [m for m in sorted(returns) if m != baseline]
+    for i, m in enumerate(methods):
+        info = summary.get("methods", {}).get(m, {})
+        label = f"{m} ({info.get('verdict', '?')}, {len(returns[m])} seeds)"
+        colour = METHOD_COLOURS[i % len(METHOD_COLOURS)]
+        _draw(ax, grid, stack(returns[m], sorted(returns[m])), colour, label, 1)
+    if summary.get("threshold") is not None:
+        ax.axhline(summary["threshold"], color="black", ls="--", lw=1, label="threshold")
+    ax.set_xlabel("target timesteps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(f"{summary.get('study', '')}: mean over seeds, 95% band")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def plot_curves(
+    curves: dict[str, dict[int, Curve]], summary: dict[str, Any], path: str | Path
+) -> Path:
+    """Write the learning-curve PNG to ``path`` atomically and return the path."""
+    path = Path(path)
+    atomic_write_bytes(path, render_curves_png(curves, summary))
+    return path

@@ -1,0 +1,220 @@
+"""One training run, on the source or on the target, from a fresh process-safe ``RunSpec``.
+
+A run builds its envs and a fresh agent, lets its transfer method change the agent, learns with
+evaluation on the shared grid, and writes its artifacts atomically. ``meta.json`` is written
+last: a run folder whose ``meta.json`` says ``complete`` is done; anything else is redone.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rltransfer.analysis.curves import Curve, write_curve
+from rltransfer.config.spec import EnvSpec, EvalSpec, MethodSpec, PolicySpec, WandbSpec
+from rltransfer.io import atomic_write_json, atomic_write_text, read_json
+
+STATUS_COMPLETE = "complete"
+STATUS_FAILED = "failed"
+MODEL_FILE = "model.zip"
+NORMALIZE_FILE = "normalize.json"
+
+
+@dataclass
+class RunSpec:
+    """Everything one run needs; plain data, so it can cross to another process or machine."""
+
+    run_id: str
+    """Content hash of what determines the result; a changed spec gives a new id."""
+    role: str
+    """``source`` or ``target``."""
+    label: str
+    """The method's label (``scratch``, ``finetune``, …) or ``source``."""
+    seed: int
+    env: EnvSpec
+    timesteps: int
+    algo: str
+    hyperparams: dict[str, Any]
+    policy: PolicySpec
+    eval: EvalSpec
+    eval_seed: int
+    device: str
+    out_dir: str
+    study: str
+    method: MethodSpec | None = None
+    source_dir: str | None = None
+    source_checkpoint: str | None = None
+    wandb: WandbSpec = field(default_factory=WandbSpec)
+    wandb_dir: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    torch_threads: int | None = 1
+
+
+def is_complete(out_dir: Path, run_id: str) -> bool:
+    """True when ``out_dir`` holds a finished run of exactly this spec."""
+    meta = out_dir / "meta.json"
+    if not meta.is_file():
+        return False
+    try:
+        m = read_json(meta)
+    except (OSError, ValueError):
+        return False
+    return m.get("status") == STATUS_COMPLETE and m.get("run_id") == run_id
+
+
+def _make_train_env(spec: RunSpec) -> Any:
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from rltransfer.environments import make_env
+
+    n_envs = int(spec.hyperparams.get("n_envs", 1))
+    venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
+    normalize = spec.hyperparams.get("normalize", False)
+    if normalize:
+        kwargs = normalize if isinstance(normalize, dict) else {}
+        kwargs.setdefault("gamma", spec.hyperparams.get("gamma", 0.99))
+        venv = VecNormalize(venv, **kwargs)
+    return venv
+
+
+def _source_artifact(spec: RunSpec) -> Any:
+    from rltransfer.methods import SourceArtifact
+
+    if spec.source_checkpoint is not None:
+        return SourceArtifact(Path(spec.source_checkpoint))
+    if spec.source_dir is None:
+        return None
+    d = Path(spec.source_dir)
+    return SourceArtifact(d / MODEL_FILE, d / NORMALIZE_FILE)
+
+
+def _save_model(model: Any, out: Path) -> None:
+    tmp = out / f".{MODEL_FILE}.tmp.zip"
+    model.save(tmp)
+    os.replace(tmp, out / MODEL_FILE)
+    env = model.get_env()
+    if hasattr(env, "obs_rms"):
+        rms = env.obs_rms
+        atomic_write_json(
+            out / NORMALIZE_FILE,
+            {"mean": rms.mean.tolist(), "var": rms.var.tolist(), "count": float(rms.count)},
+        )
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "gymnasium": gymnasium.__version__,
+    }
+
+
+def execute_run(spec: RunSpec, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one run; write ``curve.csv``, the model and ``meta.json`` to its folder.
+
+    Returns the run's meta. A crash is recorded (``traceback.txt`` and a ``failed`` meta) and
+    re-raised, so the caller can count it; the other runs are unaffected.
+    """
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)
+    started = time.time()
+    try:
+        meta = _train(spec, out, progress)
+    except BaseException as e:
+        atomic_write_text(out / "traceback.txt", traceback.format_exc())
+        atomic_write_json(
+            out / "meta.json",
+            {"run_id": spec.run_id, "status": STATUS_FAILED, "error": f"{type(e).__name__}: {e}"},
+        )
+        raise
+    meta["wall_time_s"] = round(time.time() - started, 3)
+    atomic_write_json(out / "meta.json", meta)
+    return meta
+
+
+def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None) -> dict[str, Any]:
+    import torch
+
+    from rltransfer.agents import build_model, resolve_device
+    from rltransfer.evaluation import EvalGridCallback, Evaluator, eval_grid
+    from rltransfer.methods import TransferContext, method_class
+    from rltransfer.tracking import open_run_tracker
+
+    if spec.torch_threads:
+        torch.set_num_threads(spec.torch_threads)
+    device = resolve_device(spec.device, spec.policy.encoder)
+    env = _make_train_env(spec)
+    model = build_model(
+        spec.algo, env, hyperparams=spec.hyperparams, encoder=spec.policy.encoder,
+        net_arch=spec.policy.net_arch, seed=spec.seed, device=device,
+    )
+    method = None
+    transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
+    if spec.method is not None:
+        cls = method_class(spec.method.method, "method")
+        method = cls(cls.parse_options(spec.method.options, "options"))
+        transfer = method.apply(TransferContext(model, env, _source_artifact(spec)))
+    evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, normalized=hasattr(env, "obs_rms"))
+    tracker = open_run_tracker(
+        spec.wandb, Path(spec.wandb_dir), run_id=spec.run_id,
+        name=f"{spec.study}__{spec.label}__seed{spec.seed}", group=spec.study,
+        job_type=spec.role, config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
+        tags=[spec.role, spec.label],
+    )
+    grid = eval_grid(spec.timesteps, spec.eval.every)
+    points: list[tuple[int, float, float, int]] = []
+
+    def evaluate(t: int) -> None:
+        mean, std, n = evaluator(model)
+        points.append((t, mean, std, n))
+        tracker.log_eval(t, mean, std, n)
+
+    exit_code = 1
+    try:
+        evaluate(0)
+        callbacks = [
+            EvalGridCallback(grid, evaluate, (lambda t: progress(spec.run_id, t)) if progress else None),
+            *(method.callbacks() if method else []),
+        ]
+        model.learn(total_timesteps=spec.timesteps, callback=callbacks, progress_bar=False)
+        evaluate(spec.timesteps)
+        exit_code = 0
+    finally:
+        tracker.finish({"final_return": points[-1][1]} if points else None, exit_code=exit_code)
+        evaluator.close()
+    t, mean, std, n = (np.asarray(c) for c in zip(*points, strict=True))
+    write_curve(out / "curve.csv", Curve(t.astype(np.int64), mean, std, n.astype(np.int64)))
+    _save_model(model, out)
+    env.close()
+    return {
+        "run_id": spec.run_id,
+        "status": STATUS_COMPLETE,
+        "role": spec.role,
+        "method": spec.label,
+        "kind": spec.method.method if spec.method else None,
+        "options": method.describe_options() if method else {},
+        "seed": spec.seed,
+        "eval_seed": spec.eval_seed,
+        "env": {"id": spec.env.id, "kwargs": spec.env.kwargs},
+        "algo": spec.algo,
+        "timesteps": spec.timesteps,
+        "env_steps_trained": int(model.num_timesteps),
+        "device": device,
+        "transfer": transfer,
+        "versions": _versions(),
+    }

@@ -1,0 +1,1 @@
+"""Built-in study files shipped with the package."""

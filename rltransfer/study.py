@@ -1,0 +1,215 @@
+"""Plan, execute and resume a study, then analyse it and write the report.
+
+The plan is one source run (unless the source is a checkpoint) and one target run per
+(method, seed). Each run has a content-hash id; a run folder holding a complete run with that id
+is skipped, so an interrupted study resumes where it stopped and never loses a finished run.
+Scratch runs need no source, so they start alongside the source run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.config.load import load_study
+from rltransfer.config.spec import EnvSpec, StudySpec
+from rltransfer.errors import RunFailedError
+from rltransfer.executors import make_executor
+from rltransfer.io import atomic_write_text
+from rltransfer.methods import method_class
+from rltransfer.progress import StudyProgress
+from rltransfer.run import RunSpec, is_complete
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation env seed = run seed + this offset, the same for every method of a seed."""
+
+
+@dataclass
+class StudyResult:
+    """What ``run_study`` returns."""
+
+    spec: StudySpec
+    out_dir: Path
+    summary: dict[str, Any]
+    curves: dict[str, dict[int, Curve]]
+    paths: dict[str, Path]
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _hash(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _env_dict(env: EnvSpec) -> dict[str, Any]:
+    return {"id": env.id, "kwargs": env.kwargs, "wrappers": [vars(w) for w in env.wrappers]}
+
+
+@dataclass
+class Plan:
+    source: RunSpec | None
+    targets: list[RunSpec]
+
+    @property
+    def runs(self) -> list[RunSpec]:
+        return ([self.source] if self.source else []) + self.targets
+
+
+def plan_study(spec: StudySpec, root: Path) -> Plan:
+    """The runs of ``spec`` with their ids and folders under ``root`` (``runs/<study>``)."""
+    config = spec.to_dict()
+    common = {
+        "algo": spec.algo,
+        "hyperparams": spec.hyperparams,
+        "policy": vars(spec.policy),
+        "eval": vars(spec.eval),
+    }
+    shared = dict(
+        algo=spec.algo, hyperparams=spec.hyperparams, policy=spec.policy, eval=spec.eval,
+        device=spec.device, study=spec.name, wandb=spec.tracking.wandb,
+        wandb_dir=str(root), config=config,
+    )
+    source = None
+    if spec.source.checkpoint is not None:
+        source_identity = {"checkpoint_sha256": _file_hash(spec.source.checkpoint)}
+    else:
+        s = spec.source
+        source_id = _hash({"role": "source", **common, "env": _env_dict(s.env),
+                           "timesteps": s.timesteps, "seed": s.seed})
+        source = RunSpec(
+            run_id=source_id, role="source", label="source", seed=s.seed, env=s.env,
+            timesteps=s.timesteps, eval_seed=s.seed + EVAL_SEED_OFFSET,
+            out_dir=str(root / "source"), **shared,
+        )
+        source_identity = {"source_run": source_id}
+    targets = []
+    for m in spec.methods:
+        needs_source = method_class(m.method, "method").needs_source
+        for seed in spec.seeds:
+            run_id = _hash({
+                "role": "target", **common, "env": _env_dict(spec.target.env),
+                "timesteps": spec.target.timesteps, "seed": seed,
+                "method": {"method": m.method, "options": m.options},
+                "source": source_identity if needs_source else None,
+            })
+            targets.append(RunSpec(
+                run_id=run_id, role="target", label=m.name, seed=seed, env=spec.target.env,
+                timesteps=spec.target.timesteps, eval_seed=seed + EVAL_SEED_OFFSET,
+                out_dir=str(root / "target" / m.name / f"seed_{seed}"), method=m,
+                source_dir=source.out_dir if (needs_source and source) else None,
+                source_checkpoint=spec.source.checkpoint if needs_source else None, **shared,
+            ))
+    return Plan(source, targets)
+
+
+def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list[str], list[str]]:
+    """Run what is not done yet; returns (failed run labels, skipped run labels)."""
+    todo = [r for r in plan.runs if not is_complete(Path(r.out_dir), r.run_id)]
+    skipped = [_label(r) for r in plan.runs if r not in todo]
+    for r in plan.runs:
+        if r not in todo:
+            progress.finished(r.run_id, _label(r), "already complete, skipped")
+    executor = make_executor(spec.executor.kind, spec.executor.workers, progress.update)
+    source_pending = plan.source is not None and plan.source in todo
+    waiting = [r for r in todo if r.role == "target" and source_pending and r.source_dir]
+    ready = [r for r in todo if r not in waiting]
+    running: dict[Future, RunSpec] = {}
+    failed: list[str] = []
+    try:
+        while ready or running or waiting:
+            for r in ready:
+                progress.started(r.run_id, _label(r), r.timesteps)
+                running[executor.submit(r)] = r
+            ready = []
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                r = running.pop(fut)
+                error = fut.exception()
+                if error is None:
+                    meta = fut.result()
+                    progress.finished(r.run_id, _label(r), f"done in {meta['wall_time_s']:.0f}s")
+                else:
+                    failed.append(_label(r))
+                    progress.finished(r.run_id, _label(r), f"FAILED ({type(error).__name__}: "
+                                      f"{error}); traceback in {r.out_dir}/traceback.txt")
+                if r.role == "source":
+                    if error is None:
+                        ready, waiting = waiting, []
+                    else:
+                        failed += [_label(w) + " (source failed)" for w in waiting]
+                        waiting = []
+    except BaseException:
+        executor.shutdown(cancel=True)
+        raise
+    executor.shutdown()
+    return failed, skipped
+
+
+def _label(r: RunSpec) -> str:
+    return "source" if r.role == "source" else f"{r.label}/seed_{r.seed}"
+
+
+def analyse_study_dir(
+    root: Path, *, study: str, threshold: float | None, low: float | None = None,
+    high: float | None = None, extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[int, Curve]], dict[str, Path]]:
+    """Recompute summary.json, report.md and curves.png from the curves alone.
+
+    ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
+    """
+    from rltransfer.analysis.summary import analyze
+    from rltransfer.report import write_report
+
+    curves = load_study_curves(root)
+    summary = analyze(curves, study=study, threshold=threshold, low=low, high=high)
+    summary.update(extra or {})
+    paths = write_report(root, summary, curves)
+    return summary, curves, paths
+
+
+def _track_summary(spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any],
+                   paths: dict[str, Path]) -> None:
+    from rltransfer.tracking import NEGATIVE_TAG, log_study_summary, tag_runs
+
+    wb = spec.tracking.wandb
+    negative = {m for m, r in summary["methods"].items() if r["verdict"] == "negative"}
+    tag_runs(wb, root, [r.run_id for r in plan.targets if r.label in negative], NEGATIVE_TAG)
+    log_study_summary(wb, root, study=spec.name, summary=summary, config=spec.to_dict(),
+                      plot=paths.get("curves"), report=paths.get("report"))
+
+
+def run_study(path_or_spec: Any = None, *, out: str | Path = "runs", quiet: bool = False,
+              **overrides: Any) -> StudyResult:
+    """Load, run (resuming) and analyse a study. See ``rltransfer.run_study``."""
+    spec = load_study(path_or_spec, **overrides)
+    root = Path(out) / spec.name
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "study.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    plan = plan_study(spec, root)
+    with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
+        progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
+        failed, skipped = _execute(plan, spec, progress)
+    summary, curves, paths = analyse_study_dir(
+        root, study=spec.name, threshold=spec.threshold, extra={"failed_runs": failed}
+    )
+    _track_summary(spec, root, plan, summary, paths)
+    result = StudyResult(spec, root, summary, curves, paths, failed, skipped)
+    if failed:
+        raise RunFailedError(result)
+    return result
