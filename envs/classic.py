@@ -118,6 +118,34 @@ class AcrobotFamilyEnv(ParametrisedEnv, AcrobotEnv):
         return self._get_ob(), info
 
 
+def _check_track(values: Mapping[str, float], given: Mapping[str, object]) -> None:
+    """Require ``min_position < goal_position <= max_position``.
+
+    The error names a parameter the caller set (``given``) rather than one left at its default.
+    """
+    low, goal, high = values["min_position"], values["goal_position"], values["max_position"]
+    if not low < high:
+        if "max_position" in given and "min_position" not in given:
+            raise EnvParameterError(
+                "max_position", f"must be > min_position ({low!r}), got {high!r}"
+            )
+        raise EnvParameterError("min_position", f"must be < max_position ({high!r}), got {low!r}")
+    if not low < goal <= high:
+        if "goal_position" in given:
+            raise EnvParameterError(
+                "goal_position",
+                f"must satisfy min_position < goal_position <= max_position "
+                f"({low!r} < goal <= {high!r}), got {goal!r}",
+            )
+        if not low < goal:
+            raise EnvParameterError(
+                "min_position", f"must be < goal_position ({goal!r}), got {low!r}"
+            )
+        raise EnvParameterError(
+            "max_position", f"must be >= goal_position ({goal!r}), got {high!r}"
+        )
+
+
 @declare_params
 class MountainCarFamilyEnv(ParametrisedEnv, MountainCarEnv):
     """MountainCar (discrete actions) with its constants as keyword arguments.
@@ -150,32 +178,6 @@ class MountainCarFamilyEnv(ParametrisedEnv, MountainCarEnv):
         velocity = np.clip(self.state[1], -self.max_speed, self.max_speed)
         self.state = np.array([position, velocity])
         return np.array(self.state, dtype=np.float32), info
-
-
-def _check_track(values: Mapping[str, float], given: Mapping[str, object]) -> None:
-    """Require ``min_position < goal_position <= max_position``, blaming a parameter the caller
-    set when possible (a default is never the one at fault if another value was given)."""
-    low, goal, high = values["min_position"], values["goal_position"], values["max_position"]
-    if not low < high:
-        if "max_position" in given and "min_position" not in given:
-            raise EnvParameterError(
-                "max_position", f"must be > min_position ({low!r}), got {high!r}"
-            )
-        raise EnvParameterError("min_position", f"must be < max_position ({high!r}), got {low!r}")
-    if not low < goal <= high:
-        if "goal_position" in given:
-            raise EnvParameterError(
-                "goal_position",
-                f"must satisfy min_position < goal_position <= max_position "
-                f"({low!r} < goal <= {high!r}), got {goal!r}",
-            )
-        if not low < goal:
-            raise EnvParameterError(
-                "min_position", f"must be < goal_position ({goal!r}), got {low!r}"
-            )
-        raise EnvParameterError(
-            "max_position", f"must be >= goal_position ({goal!r}), got {high!r}"
-        )
 
 
 @declare_params

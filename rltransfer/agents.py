@@ -55,8 +55,10 @@ _ACTIVATIONS = {
 
 def algo_info(name: str, path: str = "algo") -> AlgoInfo:
     if name not in ALGOS:
-        raise FieldError(path, f"unknown algorithm '{name}'{did_you_mean(name, ALGOS)}; "
-                         f"available: {', '.join(ALGOS)}")
+        raise FieldError(
+            path,
+            f"unknown algorithm '{name}'{did_you_mean(name, ALGOS)}; available: {', '.join(ALGOS)}",
+        )
     return ALGOS[name]
 
 
@@ -77,14 +79,19 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any], path: str = "hyper
         if key == "n_envs" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise FieldError(p, f"must be an integer >= 1, got {value!r}")
         if key == "normalize" and not isinstance(value, bool | dict):
-            raise FieldError(p, f"must be true, false or a mapping of VecNormalize options, got {value!r}")
+            raise FieldError(
+                p, f"must be true, false or a mapping of VecNormalize options, got {value!r}"
+            )
         if key == "policy_kwargs":
             if not isinstance(value, dict):
                 raise FieldError(p, f"must be a mapping, got {value!r}")
             act = value.get("activation_fn")
             if act is not None and act not in _ACTIVATIONS:
-                raise FieldError(join(p, "activation_fn"), f"unknown activation '{act}'"
-                                 f"{did_you_mean(act, _ACTIVATIONS)}; available: {', '.join(_ACTIVATIONS)}")
+                raise FieldError(
+                    join(p, "activation_fn"),
+                    f"unknown activation '{act}'"
+                    f"{did_you_mean(act, _ACTIVATIONS)}; available: {', '.join(_ACTIVATIONS)}",
+                )
 
 
 def _schedule(value: str, path: str) -> LinearSchedule:
@@ -132,8 +139,10 @@ def build_model(
     device: str,
 ) -> BaseAlgorithm:
     """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed."""
-    policy = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else (
-        "CnnPolicy" if encoder != "mlp" else "MlpPolicy"
+    policy = (
+        "MultiInputPolicy"
+        if isinstance(env.observation_space, gym.spaces.Dict)
+        else ("CnnPolicy" if encoder != "mlp" else "MlpPolicy")
     )
     kwargs = sb3_kwargs(algo, hyperparams, encoder, net_arch)
     return ALGOS[algo].cls(policy, env, seed=seed, device=device, verbose=0, **kwargs)

@@ -33,8 +33,11 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="rltransfer", description="Does what an agent learned on task A help on "
-                "task B? Transfer vs scratch, with metrics, confidence intervals and verdicts.")
+    p = _Parser(
+        prog="rltransfer",
+        description="Does what an agent learned on task A help on "
+        "task B? Transfer vs scratch, with metrics, confidence intervals and verdicts.",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a study (the built-in default study without a file)")
@@ -43,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_positive_int, help="use seeds 0..N-1")
     run.add_argument("--workers", type=_positive_int, help="parallel runs (default: study's)")
     run.add_argument("--executor", help="executor kind (default: local)")
-    run.add_argument("--wandb", choices=["offline", "online", "disabled"],
-                     help="W&B mode (default: the study's, offline)")
+    run.add_argument(
+        "--wandb",
+        choices=["offline", "online", "disabled"],
+        help="W&B mode (default: the study's, offline)",
+    )
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -64,14 +70,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = run_study(
-            args.study, out=args.out, quiet=args.quiet, seeds=args.seeds, workers=args.workers,
-            executor=args.executor, wandb=args.wandb, device=args.device,
+            args.study,
+            out=args.out,
+            quiet=args.quiet,
+            seeds=args.seeds,
+            workers=args.workers,
+            executor=args.executor,
+            wandb=args.wandb,
+            device=args.device,
         )
     except RunFailedError as e:
         result = e.args[0]
         _print_verdicts(result.summary, result.paths)
-        print(f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}. Re-run the same "
-              "command to retry only those.", file=sys.stderr)
+        print(
+            f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}. Re-run the same "
+            "command to retry only those.",
+            file=sys.stderr,
+        )
         return EXIT_RUN_FAILED
     _print_verdicts(result.summary, result.paths)
     return EXIT_OK
@@ -144,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: finished runs are kept; run the same command again to resume.",
-              file=sys.stderr)
+        print(
+            "interrupted: finished runs are kept; run the same command again to resume.",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
 
 

@@ -127,4 +127,6 @@ def check_env_spec(spec: EnvSpec, path: str) -> gym.Env:
             ) from None
         raise FieldError(path, f"could not create the environment: {e}") from None
     except Exception as e:  # a user's env may raise anything when given bad kwargs
-        raise FieldError(path, f"could not create the environment: {type(e).__name__}: {e}") from None
+        raise FieldError(
+            path, f"could not create the environment: {type(e).__name__}: {e}"
+        ) from None

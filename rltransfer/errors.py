@@ -1,8 +1,8 @@
 """Errors the command line turns into exit codes.
 
-``UserError`` (exit 2) is a mistake in the user's input: a study file, a flag, a folder. Its message
-names the file and the field, and never comes with a traceback. ``RunFailedError`` (exit 1) says that
-one or more training runs crashed; their tracebacks are in their run folders.
+``UserError`` (exit 2) is a mistake in the user's input: a study file, a flag, a folder. Its
+message names the file and the field, and never comes with a traceback. ``RunFailedError``
+(exit 1) says that one or more training runs crashed; their tracebacks are in their run folders.
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ def _versions() -> dict[str, str]:
     }
 
 
-def execute_run(spec: RunSpec, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+def execute_run(
+    spec: RunSpec, progress: Callable[[str, int], None] | None = None
+) -> dict[str, Any]:
     """Train and evaluate one run; write ``curve.csv``, the model and ``meta.json`` to its folder.
 
     Returns the run's meta. A crash is recorded (``traceback.txt`` and a ``failed`` meta) and
@@ -153,15 +155,20 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     from rltransfer.agents import build_model, resolve_device
     from rltransfer.evaluation import EvalGridCallback, Evaluator, eval_grid
     from rltransfer.methods import TransferContext, method_class
-    from rltransfer.tracking import open_run_tracker
+    from rltransfer.tracking import open_run_tracker, run_tags
 
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
     device = resolve_device(spec.device, spec.policy.encoder)
     env = _make_train_env(spec)
     model = build_model(
-        spec.algo, env, hyperparams=spec.hyperparams, encoder=spec.policy.encoder,
-        net_arch=spec.policy.net_arch, seed=spec.seed, device=device,
+        spec.algo,
+        env,
+        hyperparams=spec.hyperparams,
+        encoder=spec.policy.encoder,
+        net_arch=spec.policy.net_arch,
+        seed=spec.seed,
+        device=device,
     )
     method = None
     transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
@@ -171,10 +178,14 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         transfer = method.apply(TransferContext(model, env, _source_artifact(spec)))
     evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, normalized=hasattr(env, "obs_rms"))
     tracker = open_run_tracker(
-        spec.wandb, Path(spec.wandb_dir), run_id=spec.run_id,
-        name=f"{spec.study}__{spec.label}__seed{spec.seed}", group=spec.study,
-        job_type=spec.role, config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
-        tags=[spec.role, spec.label],
+        spec.wandb,
+        Path(spec.wandb_dir),
+        run_id=spec.run_id,
+        name=f"{spec.study}__{spec.label}__seed{spec.seed}",
+        group=spec.study,
+        job_type=spec.role,
+        config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
+        tags=run_tags(spec.role, spec.label),
     )
     grid = eval_grid(spec.timesteps, spec.eval.every)
     points: list[tuple[int, float, float, int]] = []
@@ -188,7 +199,9 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     try:
         evaluate(0)
         callbacks = [
-            EvalGridCallback(grid, evaluate, (lambda t: progress(spec.run_id, t)) if progress else None),
+            EvalGridCallback(
+                grid, evaluate, (lambda t: progress(spec.run_id, t)) if progress else None
+            ),
             *(method.callbacks() if method else []),
         ]
         model.learn(total_timesteps=spec.timesteps, callback=callbacks, progress_bar=False)

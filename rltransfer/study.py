@@ -81,40 +81,73 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         "eval": vars(spec.eval),
     }
     shared = dict(
-        algo=spec.algo, hyperparams=spec.hyperparams, policy=spec.policy, eval=spec.eval,
-        device=spec.device, study=spec.name, wandb=spec.tracking.wandb,
-        wandb_dir=str(root), config=config,
+        algo=spec.algo,
+        hyperparams=spec.hyperparams,
+        policy=spec.policy,
+        eval=spec.eval,
+        device=spec.device,
+        study=spec.name,
+        wandb=spec.tracking.wandb,
+        wandb_dir=str(root),
+        config=config,
     )
     source = None
     if spec.source.checkpoint is not None:
         source_identity = {"checkpoint_sha256": _file_hash(spec.source.checkpoint)}
     else:
         s = spec.source
-        source_id = _hash({"role": "source", **common, "env": _env_dict(s.env),
-                           "timesteps": s.timesteps, "seed": s.seed})
+        source_id = _hash(
+            {
+                "role": "source",
+                **common,
+                "env": _env_dict(s.env),
+                "timesteps": s.timesteps,
+                "seed": s.seed,
+            }
+        )
         source = RunSpec(
-            run_id=source_id, role="source", label="source", seed=s.seed, env=s.env,
-            timesteps=s.timesteps, eval_seed=s.seed + EVAL_SEED_OFFSET,
-            out_dir=str(root / "source"), **shared,
+            run_id=source_id,
+            role="source",
+            label="source",
+            seed=s.seed,
+            env=s.env,
+            timesteps=s.timesteps,
+            eval_seed=s.seed + EVAL_SEED_OFFSET,
+            out_dir=str(root / "source"),
+            **shared,
         )
         source_identity = {"source_run": source_id}
     targets = []
     for m in spec.methods:
         needs_source = method_class(m.method, "method").needs_source
         for seed in spec.seeds:
-            run_id = _hash({
-                "role": "target", **common, "env": _env_dict(spec.target.env),
-                "timesteps": spec.target.timesteps, "seed": seed,
-                "method": {"method": m.method, "options": m.options},
-                "source": source_identity if needs_source else None,
-            })
-            targets.append(RunSpec(
-                run_id=run_id, role="target", label=m.name, seed=seed, env=spec.target.env,
-                timesteps=spec.target.timesteps, eval_seed=seed + EVAL_SEED_OFFSET,
-                out_dir=str(root / "target" / m.name / f"seed_{seed}"), method=m,
-                source_dir=source.out_dir if (needs_source and source) else None,
-                source_checkpoint=spec.source.checkpoint if needs_source else None, **shared,
-            ))
+            run_id = _hash(
+                {
+                    "role": "target",
+                    **common,
+                    "env": _env_dict(spec.target.env),
+                    "timesteps": spec.target.timesteps,
+                    "seed": seed,
+                    "method": {"method": m.method, "options": m.options},
+                    "source": source_identity if needs_source else None,
+                }
+            )
+            targets.append(
+                RunSpec(
+                    run_id=run_id,
+                    role="target",
+                    label=m.name,
+                    seed=seed,
+                    env=spec.target.env,
+                    timesteps=spec.target.timesteps,
+                    eval_seed=seed + EVAL_SEED_OFFSET,
+                    out_dir=str(root / "target" / m.name / f"seed_{seed}"),
+                    method=m,
+                    source_dir=source.out_dir if (needs_source and source) else None,
+                    source_checkpoint=spec.source.checkpoint if needs_source else None,
+                    **shared,
+                )
+            )
     return Plan(source, targets)
 
 
@@ -146,8 +179,12 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
                     progress.finished(r.run_id, _label(r), f"done in {meta['wall_time_s']:.0f}s")
                 else:
                     failed.append(_label(r))
-                    progress.finished(r.run_id, _label(r), f"FAILED ({type(error).__name__}: "
-                                      f"{error}); traceback in {r.out_dir}/traceback.txt")
+                    progress.finished(
+                        r.run_id,
+                        _label(r),
+                        f"FAILED ({type(error).__name__}: "
+                        f"{error}); traceback in {r.out_dir}/traceback.txt",
+                    )
                 if r.role == "source":
                     if error is None:
                         ready, waiting = waiting, []
@@ -166,8 +203,13 @@ def _label(r: RunSpec) -> str:
 
 
 def analyse_study_dir(
-    root: Path, *, study: str, threshold: float | None, low: float | None = None,
-    high: float | None = None, extra: dict[str, Any] | None = None,
+    root: Path,
+    *,
+    study: str,
+    threshold: float | None,
+    low: float | None = None,
+    high: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[int, Curve]], dict[str, Path]]:
     """Recompute summary.json, report.md and curves.png from the curves alone.
 
@@ -183,19 +225,29 @@ def analyse_study_dir(
     return summary, curves, paths
 
 
-def _track_summary(spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any],
-                   paths: dict[str, Path]) -> None:
-    from rltransfer.tracking import NEGATIVE_TAG, log_study_summary, tag_runs
+def _track_summary(
+    spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any], paths: dict[str, Path]
+) -> None:
+    from rltransfer.tracking import NEGATIVE_TAG, log_study_summary, run_tags, tag_runs
 
     wb = spec.tracking.wandb
     negative = {m for m, r in summary["methods"].items() if r["verdict"] == "negative"}
-    tag_runs(wb, root, [r.run_id for r in plan.targets if r.label in negative], NEGATIVE_TAG)
-    log_study_summary(wb, root, study=spec.name, summary=summary, config=spec.to_dict(),
-                      plot=paths.get("curves"), report=paths.get("report"))
+    tagged = {r.run_id: run_tags(r.role, r.label) for r in plan.targets if r.label in negative}
+    tag_runs(wb, root, tagged, NEGATIVE_TAG)
+    log_study_summary(
+        wb,
+        root,
+        study=spec.name,
+        summary=summary,
+        config=spec.to_dict(),
+        plot=paths.get("curves"),
+        report=paths.get("report"),
+    )
 
 
-def run_study(path_or_spec: Any = None, *, out: str | Path = "runs", quiet: bool = False,
-              **overrides: Any) -> StudyResult:
+def run_study(
+    path_or_spec: Any = None, *, out: str | Path = "runs", quiet: bool = False, **overrides: Any
+) -> StudyResult:
     """Load, run (resuming) and analyse a study. See ``rltransfer.run_study``."""
     spec = load_study(path_or_spec, **overrides)
     root = Path(out) / spec.name

@@ -92,7 +92,7 @@ def parse_value(tp: Any, value: Any, path: str) -> Any:
 
 
 def parse_dataclass(cls: type, data: Any, path: str) -> Any:
-    """Build dataclass ``cls`` from a mapping; ``cls.coerce(data)`` may first normalise shorthands."""
+    """Build dataclass ``cls`` from a mapping; ``cls.coerce`` may first expand shorthands."""
     coerce = getattr(cls, "coerce", None)
     if coerce is not None:
         data = coerce(data, path)

@@ -33,8 +33,9 @@ def _positive(value: int | None, path: str) -> None:
 
 def _check_name(value: str, path: str) -> None:
     if not _NAME.match(value):
-        raise FieldError(path, f"'{value}' must use only letters, digits, '.', '_' and '-' "
-                         "(it names a folder)")
+        raise FieldError(
+            path, f"'{value}' must use only letters, digits, '.', '_' and '-' (it names a folder)"
+        )
 
 
 def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
@@ -46,8 +47,10 @@ def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
         info = algo_info(spec.algo)
         if not isinstance(env.action_space, info.action_spaces):
             kinds = " or ".join(s.__name__ for s in info.action_spaces)
-            raise FieldError("algo", f"{spec.algo} needs a {kinds} action space; {path} "
-                             f"'{env_spec.id}' has {act}")
+            raise FieldError(
+                "algo",
+                f"{spec.algo} needs a {kinds} action space; {path} '{env_spec.id}' has {act}",
+            )
         if which == "target" and spec.threshold is None:
             threshold = getattr(getattr(env, "spec", None), "reward_threshold", None)
             spec.threshold = float(threshold) if threshold is not None else None
@@ -77,6 +80,12 @@ def _source_info(spec: StudySpec) -> CheckpointInfo:
 
 
 def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointInfo) -> None:
+    if not any(m.method != BASELINE for m in spec.methods):
+        raise FieldError(
+            "methods",
+            "list at least one transfer method besides the scratch "
+            "baseline (e.g. [scratch, finetune])",
+        )
     if not any(m.method == BASELINE for m in spec.methods):
         spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
     seen: dict[str, int] = {}
@@ -99,22 +108,32 @@ def validate_study(spec: StudySpec) -> None:
     _check_name(spec.name, "name")
     algo_info(spec.algo)
     if spec.policy.encoder not in ENCODERS:
-        raise FieldError("policy.encoder", f"unknown encoder '{spec.policy.encoder}'"
-                         f"{did_you_mean(spec.policy.encoder, ENCODERS)}; available: "
-                         f"{', '.join(ENCODERS)}")
+        raise FieldError(
+            "policy.encoder",
+            f"unknown encoder '{spec.policy.encoder}'"
+            f"{did_you_mean(spec.policy.encoder, ENCODERS)}; available: "
+            f"{', '.join(ENCODERS)}",
+        )
     _positive(spec.target.timesteps, "target.timesteps")
     _positive(spec.eval.every, "eval.every")
     _positive(spec.eval.episodes, "eval.episodes")
     if spec.eval.every > spec.target.timesteps:
-        raise FieldError("eval.every", f"{spec.eval.every} is larger than the target budget "
-                         f"({spec.target.timesteps}): the curve would have no interior point")
+        raise FieldError(
+            "eval.every",
+            f"{spec.eval.every} is larger than the target budget "
+            f"({spec.target.timesteps}): the curve would have no interior point",
+        )
     if not spec.seeds:
         raise FieldError("seeds", "must hold at least one seed")
     if len(set(spec.seeds)) != len(spec.seeds) or min(spec.seeds) < 0:
         raise FieldError("seeds", f"must be distinct non-negative integers, got {spec.seeds}")
-    if spec.tracking.wandb.mode not in WANDB_MODES:
-        raise FieldError("tracking.wandb.mode", f"must be one of {', '.join(WANDB_MODES)}, "
-                         f"got '{spec.tracking.wandb.mode}'{did_you_mean(spec.tracking.wandb.mode, WANDB_MODES)}")
+    mode = spec.tracking.wandb.mode
+    if mode not in WANDB_MODES:
+        raise FieldError(
+            "tracking.wandb.mode",
+            f"must be one of {', '.join(WANDB_MODES)}, got '{mode}'"
+            f"{did_you_mean(mode, WANDB_MODES)}",
+        )
     _check_executor(spec)
     if spec.device not in DEVICES:
         raise FieldError("device", f"must be one of {', '.join(DEVICES)}, got '{spec.device}'")
@@ -126,8 +145,10 @@ def validate_study(spec: StudySpec) -> None:
     source = _source_info(spec)
     target = _env_info(spec, "target")
     if source.algo != spec.algo and spec.source.checkpoint is not None:
-        raise FieldError("source.checkpoint", f"the checkpoint is a {source.algo} agent, but the "
-                         f"study's algo is {spec.algo}")
+        raise FieldError(
+            "source.checkpoint",
+            f"the checkpoint is a {source.algo} agent, but the study's algo is {spec.algo}",
+        )
     _check_methods(spec, source, target)
 
 
@@ -135,7 +156,10 @@ def _check_executor(spec: StudySpec) -> None:
     from rltransfer.executors import EXECUTORS
 
     if spec.executor.kind not in EXECUTORS:
-        raise FieldError("executor.kind", f"unknown executor '{spec.executor.kind}'"
-                         f"{did_you_mean(spec.executor.kind, EXECUTORS)}; available: "
-                         f"{', '.join(EXECUTORS)}")
+        raise FieldError(
+            "executor.kind",
+            f"unknown executor '{spec.executor.kind}'"
+            f"{did_you_mean(spec.executor.kind, EXECUTORS)}; available: "
+            f"{', '.join(EXECUTORS)}",
+        )
     _positive(spec.executor.workers, "executor.workers")

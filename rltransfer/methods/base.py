@@ -20,7 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
-from rltransfer.config.parse import FieldError, parse_dataclass
+from rltransfer.config.parse import FieldError, join, parse_dataclass
 from rltransfer.errors import did_you_mean
 
 
@@ -74,6 +74,10 @@ class TransferMethod:
 
     @classmethod
     def parse_options(cls, options: dict[str, Any], path: str) -> Any:
+        if options and not dataclasses.fields(cls.Options):
+            raise FieldError(
+                join(path, next(iter(options))), f"unknown option: '{cls.kind}' takes no options"
+            )
         return parse_dataclass(cls.Options, options, path)
 
     @classmethod
@@ -105,7 +109,8 @@ def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
 def method_class(kind: str, path: str) -> type[TransferMethod]:
     if kind not in METHODS:
         raise FieldError(
-            path, f"unknown method '{kind}'{did_you_mean(kind, METHODS)}; available: "
-            f"{', '.join(METHODS)}"
+            path,
+            f"unknown method '{kind}'{did_you_mean(kind, METHODS)}; available: "
+            f"{', '.join(METHODS)}",
         )
     return METHODS[kind]

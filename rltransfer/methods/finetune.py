@@ -61,8 +61,9 @@ class Finetune(TransferMethod):
                 )
         if source.algo != target.algo:
             raise FieldError(
-                path, f"finetune needs the same algorithm; the source is {source.algo}, "
-                f"the study uses {target.algo}"
+                path,
+                f"finetune needs the same algorithm; the source is {source.algo}, "
+                f"the study uses {target.algo}",
             )
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:

@@ -5,7 +5,15 @@ from rltransfer.tracking.wandb_tracker import (
     RunTracker,
     log_study_summary,
     open_run_tracker,
+    run_tags,
     tag_runs,
 )
 
-__all__ = ["NEGATIVE_TAG", "RunTracker", "log_study_summary", "open_run_tracker", "tag_runs"]
+__all__ = [
+    "NEGATIVE_TAG",
+    "RunTracker",
+    "log_study_summary",
+    "open_run_tracker",
+    "run_tags",
+    "tag_runs",
+]

@@ -72,7 +72,12 @@ def read_offline_run(path: str | Path) -> OfflineRun:
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             r = rec.run
-            out.run_id, out.name, out.group, out.job_type = r.run_id, r.display_name, r.run_group, r.job_type
+            out.run_id, out.name, out.group, out.job_type = (
+                r.run_id,
+                r.display_name,
+                r.run_group,
+                r.job_type,
+            )
             out.tags = list(r.tags)
             for item in r.config.update:
                 out.config[_key(item)] = json.loads(item.value_json)

@@ -77,21 +77,36 @@ def open_run_tracker(
     if spec.mode == "disabled":
         return RunTracker(None)
     run = _init(
-        spec, root, id=run_id, name=name, group=group, job_type=job_type, config=config,
-        tags=tags, reinit="finish_previous",
+        spec,
+        root,
+        id=run_id,
+        name=name,
+        group=group,
+        job_type=job_type,
+        config=config,
+        tags=tags,
+        reinit="finish_previous",
     )
     run.define_metric("timesteps")
     run.define_metric("eval/*", step_metric="timesteps")
     return RunTracker(run)
 
 
-def tag_runs(spec: WandbSpec, root: Path, run_ids: list[str], tag: str) -> None:
-    """Add ``tag`` to finished runs by resuming them (in offline mode the tag is synced later)."""
+def run_tags(role: str, label: str) -> list[str]:
+    """The tags a training run starts with."""
+    return [role, label]
+
+
+def tag_runs(spec: WandbSpec, root: Path, run_tags: dict[str, list[str]], tag: str) -> None:
+    """Add ``tag`` to finished runs by resuming them; ``run_tags`` maps run id → its tags.
+
+    An offline resumption cannot read the run's tags back, so they are passed in and set whole.
+    """
     if spec.mode == "disabled":
         return
-    for run_id in run_ids:
+    for run_id, tags in run_tags.items():
         run = _init(spec, root, id=run_id, resume="allow", reinit="finish_previous")
-        run.tags = tuple(dict.fromkeys([*run.tags, tag]))
+        run.tags = tuple(dict.fromkeys([*tags, tag]))
         run.finish()
 
 
@@ -112,16 +127,23 @@ def log_study_summary(
 
     negative = [m for m, r in summary["methods"].items() if r["verdict"] == "negative"]
     run = _init(
-        spec, root, name=f"{study}__summary", group=study, job_type="summary", config=config,
-        tags=[NEGATIVE_TAG] if negative else [], reinit="finish_previous",
+        spec,
+        root,
+        name=f"{study}__summary",
+        group=study,
+        job_type="summary",
+        config=config,
+        tags=[NEGATIVE_TAG] if negative else [],
+        reinit="finish_previous",
     )
     columns = ["method", "verdict", "seeds", "metric", "mean", "ci_low", "ci_high"]
     table = wandb.Table(columns=columns)
     for method, result in summary["methods"].items():
         for metric, value in result["metrics"].items():
             ci = value.get("ci") or [None, None]
-            table.add_data(method, result["verdict"], result["seeds"], metric, value.get("mean"),
-                           ci[0], ci[1])
+            table.add_data(
+                method, result["verdict"], result["seeds"], metric, value.get("mean"), ci[0], ci[1]
+            )
         run.summary[f"verdict/{method}"] = result["verdict"]
     log: dict[str, Any] = {"metrics": table}
     if plot is not None and plot.is_file():

@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny studies that train in a second or two."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TINY_STUDY: dict[str, Any] = {
+    "name": "tiny",
+    "algo": "ppo",
+    "hyperparams": {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 2},
+    "policy": {"net_arch": [16]},
+    "source": {
+        "env": {"id": "rltransfer/CartPole-v0", "kwargs": {"length": 0.5}},
+        "timesteps": 512,
+    },
+    "target": {
+        "env": {"id": "rltransfer/CartPole-v0", "kwargs": {"length": 1.0}},
+        "timesteps": 384,
+    },
+    "methods": ["scratch", "finetune"],
+    "seeds": 2,
+    "eval": {"every": 128, "episodes": 3},
+    "tracking": {"wandb": {"mode": "disabled"}},
+}
+
+
+@pytest.fixture
+def tiny_study() -> dict[str, Any]:
+    """A fresh copy of a valid tiny study (PPO on CartPole, 2 seeds, a few hundred steps)."""
+    return copy.deepcopy(TINY_STUDY)
+
+
+@pytest.fixture
+def write_study(tmp_path: Path):
+    """Write a study dict to ``tmp_path/study.yaml`` and return the path."""
+
+    def write(data: Any, name: str = "study.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+        return path
+
+    return write
