@@ -93,9 +93,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_verdicts(summary: dict, paths: dict[str, Path]) -> None:
-    for name, m in summary["methods"].items():
+    for name, m in summary.get("methods", {}).items():
         print(f"{name}: {m['verdict']} — {m['evidence']}")
-    print(f"report: {paths['report']}")
+    if "report" in paths:
+        print(f"report: {paths['report']}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import yaml
 from rltransfer.analysis.curves import Curve, load_study_curves
 from rltransfer.config.load import load_study
 from rltransfer.config.spec import EnvSpec, StudySpec
-from rltransfer.errors import RunFailedError
+from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import make_executor
 from rltransfer.io import atomic_write_text
 from rltransfer.methods import method_class
@@ -257,9 +257,16 @@ def run_study(
     with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
         progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
         failed, skipped = _execute(plan, spec, progress)
-    summary, curves, paths = analyse_study_dir(
-        root, study=spec.name, threshold=spec.threshold, extra={"failed_runs": failed}
-    )
+    try:
+        summary, curves, paths = analyse_study_dir(
+            root, study=spec.name, threshold=spec.threshold, extra={"failed_runs": failed}
+        )
+    except UserError as e:
+        if not failed:
+            raise
+        # Too few runs finished to compare anything: the failure is the news, not the analysis.
+        progress.log(f"no analysis: {e}")
+        raise RunFailedError(StudyResult(spec, root, {}, {}, {}, failed, skipped)) from None
     _track_summary(spec, root, plan, summary, paths)
     result = StudyResult(spec, root, summary, curves, paths, failed, skipped)
     if failed:
