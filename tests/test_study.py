@@ -205,3 +205,25 @@ def test_two_workers_give_the_same_curves_as_one(finished, tmp_path):
             other = pooled.curves[method][seed]
             np.testing.assert_array_equal(curve.return_mean, other.return_mean)
     assert pooled.summary["methods"] == finished.summary["methods"]
+
+
+def test_source_checkpoint_is_loaded_not_retrained(finished, tiny_study, tmp_path):
+    checkpoint = finished.out_dir / "source" / "model.zip"
+    tiny_study["source"] = {"checkpoint": str(checkpoint)}
+    tiny_study["seeds"] = [0]
+    result = run_study(tiny_study, out=tmp_path, quiet=True)
+    assert not (result.out_dir / "source").exists()
+    meta = json.loads((result.out_dir / "target" / "finetune" / "seed_0" / "meta.json").read_text())
+    assert len(meta["transfer"]["loaded"]) == len(PPO.load(checkpoint).policy.state_dict())
+    # same source weights and eval seed as the study that trained it: the same starting return
+    assert result.curves["finetune"][0].return_mean[0] == finished.curves["finetune"][0].return_mean[0]
+
+
+def test_checkpoint_of_another_algorithm_is_rejected(finished, tiny_study, write_study, capsys):
+    tiny_study["source"] = {"checkpoint": str(finished.out_dir / "source" / "model.zip")}
+    tiny_study["algo"] = "a2c"
+    tiny_study["hyperparams"] = {"n_envs": 2}
+    path = write_study(tiny_study)
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "source.checkpoint: the checkpoint is a ppo agent, but the study's algo is a2c" in err
