@@ -28,6 +28,7 @@ class StudyProgress:
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
         self._budgets: dict[str, int] = {}
+        self._labels: dict[str, str] = {}
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -48,18 +49,26 @@ class StudyProgress:
         self._progress.stop()
 
     def started(self, run_id: str, label: str, budget: int) -> None:
+        """A run was submitted; its bar appears with its first progress report."""
         with self._lock:
             self._budgets[run_id] = budget
-            self._tasks[run_id] = self._progress.add_task(f"  {label}", total=budget)
+            self._labels[run_id] = label
 
     def update(self, run_id: str, timesteps: int) -> None:
         with self._lock:
+            if run_id not in self._budgets:
+                return
             task = self._tasks.get(run_id)
-            if task is not None:
-                self._progress.update(task, completed=min(timesteps, self._budgets[run_id]))
+            if task is None:
+                task = self._progress.add_task(
+                    f"  {self._labels[run_id]}", total=self._budgets[run_id]
+                )
+                self._tasks[run_id] = task
+            self._progress.update(task, completed=min(timesteps, self._budgets[run_id]))
 
     def finished(self, run_id: str, label: str, message: str) -> None:
         with self._lock:
+            self._budgets.pop(run_id, None)
             task = self._tasks.pop(run_id, None)
             if task is not None:
                 self._progress.remove_task(task)

@@ -216,7 +216,8 @@ def test_source_checkpoint_is_loaded_not_retrained(finished, tiny_study, tmp_pat
     meta = json.loads((result.out_dir / "target" / "finetune" / "seed_0" / "meta.json").read_text())
     assert len(meta["transfer"]["loaded"]) == len(PPO.load(checkpoint).policy.state_dict())
     # same source weights and eval seed as the study that trained it: the same starting return
-    assert result.curves["finetune"][0].return_mean[0] == finished.curves["finetune"][0].return_mean[0]
+    start = result.curves["finetune"][0].return_mean[0]
+    assert start == finished.curves["finetune"][0].return_mean[0]
 
 
 def test_checkpoint_of_another_algorithm_is_rejected(finished, tiny_study, write_study, capsys):
