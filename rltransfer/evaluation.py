@@ -30,11 +30,22 @@ def eval_grid(timesteps: int, every: int) -> list[int]:
 class Evaluator:
     """Runs ``episodes`` evaluation episodes, vectorised over up to 8 env copies."""
 
-    def __init__(self, env_spec: EnvSpec, spec: EvalSpec, seed: int, normalized: bool):
+    def __init__(
+        self, env_spec: EnvSpec, spec: EvalSpec, seed: int, train_env: VecEnv | None = None
+    ):
+        """``train_env``: when it is a VecNormalize, observations are normalised the same way,
+        with its current statistics (frozen during evaluation); rewards are never normalised."""
         n = min(spec.episodes, MAX_EVAL_ENVS)
         venv: VecEnv = DummyVecEnv([lambda: Monitor(make_env(env_spec)) for _ in range(n)])
-        if normalized:
-            venv = VecNormalize(venv, training=False, norm_reward=False)
+        if isinstance(train_env, VecNormalize):
+            venv = VecNormalize(
+                venv,
+                training=False,
+                norm_obs=train_env.norm_obs,
+                norm_reward=False,
+                clip_obs=train_env.clip_obs,
+                epsilon=train_env.epsilon,
+            )
         self.env = venv
         self.spec = spec
         self.seed = seed

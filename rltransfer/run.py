@@ -80,7 +80,7 @@ def _make_train_env(spec: RunSpec) -> Any:
     venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
     normalize = spec.hyperparams.get("normalize", False)
     if normalize:
-        kwargs = normalize if isinstance(normalize, dict) else {}
+        kwargs = dict(normalize) if isinstance(normalize, dict) else {}
         kwargs.setdefault("gamma", spec.hyperparams.get("gamma", 0.99))
         venv = VecNormalize(venv, **kwargs)
     return venv
@@ -176,7 +176,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         cls = method_class(spec.method.method, "method")
         method = cls(cls.parse_options(spec.method.options, "options"))
         transfer = method.apply(TransferContext(model, env, _source_artifact(spec)))
-    evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, normalized=hasattr(env, "obs_rms"))
+    evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
     tracker = open_run_tracker(
         spec.wandb,
         Path(spec.wandb_dir),

@@ -93,7 +93,7 @@ def test_finetune_starts_from_the_source_policy(finished):
     source = PPO.load(root / "source" / "model.zip")
     meta = json.loads((root / "target" / "finetune" / "seed_1" / "meta.json").read_text())
     env = EnvSpec(id="rltransfer/CartPole-v0", kwargs={"length": 1.0})
-    evaluator = Evaluator(env, EvalSpec(every=128, episodes=3), meta["eval_seed"], normalized=False)
+    evaluator = Evaluator(env, EvalSpec(every=128, episodes=3), meta["eval_seed"])
     mean, _, n = evaluator(source)
     curve = read_curve(root / "target" / "finetune" / "seed_1" / "curve.csv")
     assert n == 3
