@@ -1,9 +1,16 @@
 """Environment families of the testbed, registered with Gymnasium on import.
 
-Importing ``rltransfer.envs`` registers (once) the ids ``rltransfer/CartPole-v0``,
-``rltransfer/Acrobot-v0``, ``rltransfer/MountainCar-v0`` and ``rltransfer/Pendulum-v0``. Their
-physical parameters are keyword arguments of ``gymnasium.make``, e.g.
-``gymnasium.make("rltransfer/CartPole-v0", length=1.0)``.
+Importing ``rltransfer.envs`` registers (once) every family of ``catalog.FAMILIES``:
+
+- ``rltransfer/CartPole-v0``, ``Acrobot-v0``, ``MountainCar-v0``, ``Pendulum-v0``: Gymnasium's
+  classic control with the physical constants as keyword arguments
+  (``gymnasium.make("rltransfer/CartPole-v0", length=1.0)``);
+- ``rltransfer/PixelGrid-v0``: a numpy-rendered grid world whose appearance, task, dynamics and
+  reward are separate knobs;
+- ``rltransfer/MiniGrid-v0`` and ``rltransfer/Atari-v0``: MiniGrid and ale-py as pixels (optional
+  extras ``minigrid`` and ``atari``; imported only when such an environment is made).
+
+``rltransfer.envs.wrappers`` turns any environment's rendering into pixel observations.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""Physical parameters of the environment families: declaration, validation and errors.
+"""Parameters of the environment families: declaration, validation and errors.
 
-A family declares its parameters once, as a mapping ``name -> Param`` (default, whether the physics
-needs the value to be positive, unit). That mapping is the single source of truth: the environment
-classes read their defaults from it, their docstrings list it, and the catalogue publishes it.
+A family declares its parameters once, as a mapping ``name -> Param | Knob``. A ``Param`` is a
+physical constant (a float: default, whether the physics needs it positive, unit); a ``Knob`` is
+any other parameter (a name, a count, a colour table, ...) with its own checker. That mapping is the
+single source of truth: the environment classes read their defaults from it, their docstrings and
+signatures list it, and the catalogue publishes it, grouped by the axis of change each parameter
+controls (``AXES``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
+
+AXES = ("appearance", "task", "dynamics", "reward", "observation")
+"""What a parameter changes between a source and a target: how observations look (P(X)), the
+goal or layout, the transition function, the reward function, or the observation format."""
 
 
 class EnvParameterError(ValueError):
@@ -42,12 +49,32 @@ class Param:
         unit: the physical unit, for documentation (``""`` when dimensionless).
         positive: whether the physics requires the value to be ``> 0``.
         note: an optional short remark shown in the class docstring.
+        axis: what the parameter changes (one of ``AXES``); physical constants are dynamics.
     """
 
     default: float
     unit: str = ""
     positive: bool = False
     note: str = ""
+    axis: str = "dynamics"
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A parameter that is not a physical float: a name, a count, a permutation, a colour table.
+
+    Attributes:
+        default: a JSON value (lists, not tuples) the family uses when the keyword is omitted.
+        axis: what the parameter changes, one of ``AXES``.
+        note: a one-line description (shown in the docstring and ``rltransfer envs``).
+        check: ``check(name, value) -> value``: returns the normalised value or raises
+            ``EnvParameterError`` naming ``name``.
+    """
+
+    default: Any
+    axis: str
+    note: str
+    check: Callable[[str, Any], Any]
 
 
 def check_real(name: str, value: object, *, positive: bool = False) -> float:
@@ -70,8 +97,8 @@ def check_real(name: str, value: object, *, positive: bool = False) -> float:
 
 
 def resolve_params(
-    owner: str, specs: Mapping[str, Param], given: Mapping[str, object]
-) -> dict[str, float]:
+    owner: str, specs: Mapping[str, Param | Knob], given: Mapping[str, object]
+) -> dict[str, Any]:
     """Validate the keyword arguments ``given`` against ``specs`` and fill in the defaults.
 
     Args:
@@ -80,7 +107,8 @@ def resolve_params(
         given: the keyword arguments the caller passed.
 
     Returns:
-        Every parameter of ``specs``, in its order, as a float.
+        Every parameter of ``specs``, in its order: a float for a ``Param``, the value its
+        checker returns for a ``Knob``.
 
     Raises:
         TypeError: for a keyword that is not a parameter (as Python does for unknown keywords).
@@ -89,15 +117,25 @@ def resolve_params(
     for name in given:
         if name not in specs:
             raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {name!r}")
-    return {
-        name: check_real(name, given.get(name, spec.default), positive=spec.positive)
-        for name, spec in specs.items()
-    }
+    values: dict[str, Any] = {}
+    for name, spec in specs.items():
+        value = given.get(name, spec.default)
+        if isinstance(spec, Knob):
+            values[name] = spec.check(name, value)
+        else:
+            values[name] = check_real(name, value, positive=spec.positive)
+    return values
 
 
-def defaults(specs: Mapping[str, Param]) -> dict[str, float]:
+def defaults(specs: Mapping[str, Param | Knob]) -> dict[str, Any]:
     """Return ``{name: default}`` for a family's parameters."""
     return {name: spec.default for name, spec in specs.items()}
+
+
+def axes(specs: Mapping[str, Param | Knob]) -> dict[str, list[str]]:
+    """Return ``{axis: [parameter names]}`` for the axes that have parameters, in ``AXES`` order."""
+    grouped = {axis: [n for n, spec in specs.items() if spec.axis == axis] for axis in AXES}
+    return {axis: names for axis, names in grouped.items() if names}
 
 
 class ParametrisedEnv:
@@ -106,18 +144,27 @@ class ParametrisedEnv:
     Subclasses set ``PARAMS``; ``get_params()`` reads the live attribute values back.
     """
 
-    PARAMS: ClassVar[Mapping[str, Param]] = {}
+    PARAMS: ClassVar[Mapping[str, Param | Knob]] = {}
 
-    def get_params(self) -> dict[str, float]:
-        """Return the current value of every physical parameter, ``{name: value}``."""
-        return {name: float(getattr(self, name)) for name in self.PARAMS}
+    def get_params(self) -> dict[str, Any]:
+        """Return the current value of every parameter, ``{name: value}`` (floats for ``Param``)."""
+        return {
+            name: float(getattr(self, name)) if isinstance(spec, Param) else getattr(self, name)
+            for name, spec in self.PARAMS.items()
+        }
 
-    def _set_params(self, values: Mapping[str, float]) -> None:
+    def _set_params(self, values: Mapping[str, Any]) -> None:
         for name, value in values.items():
             setattr(self, name, value)
 
 
 _T = TypeVar("_T", bound=type)
+
+
+def _annotation(spec: Param | Knob) -> str:
+    if isinstance(spec, Param):
+        return "float"
+    return type(spec.default).__name__ if spec.default is not None else "Any"
 
 
 def declare_params(cls: _T) -> _T:
@@ -127,9 +174,12 @@ def declare_params(cls: _T) -> _T:
     ``cls.__init__`` the signature ``(self, render_mode=None, *, <name>: float = <default>, ...)``
     so that ``inspect.signature`` and ``help()`` list the real parameters.
     """
-    specs: Mapping[str, Param] = cls.PARAMS
+    specs: Mapping[str, Param | Knob] = cls.PARAMS
     lines = ["", "    Parameters (keyword arguments, default, unit):", ""]
     for name, spec in specs.items():
+        if isinstance(spec, Knob):
+            lines.append(f"    - ``{name}`` = {spec.default!r} ({spec.axis}); {spec.note}")
+            continue
         unit = f" [{spec.unit}]" if spec.unit else ""
         rule = ", > 0" if spec.positive else ""
         note = f"; {spec.note}" if spec.note else ""
@@ -148,7 +198,7 @@ def declare_params(cls: _T) -> _T:
                 annotation="str | None",
             ),
             *(
-                inspect.Parameter(name, kw, default=spec.default, annotation="float")
+                inspect.Parameter(name, kw, default=spec.default, annotation=_annotation(spec))
                 for name, spec in specs.items()
             ),
         ],

@@ -20,6 +20,7 @@ from gymnasium import spaces
 from gymnasium.envs.classic_control import AcrobotEnv, CartPoleEnv, MountainCarEnv, PendulumEnv
 
 from .base import EnvParameterError, Param, ParametrisedEnv, declare_params, resolve_params
+from .render import cartpole_frame
 
 ObsInfo = tuple[np.ndarray, dict[str, Any]]
 
@@ -74,6 +75,9 @@ class CartPoleFamilyEnv(ParametrisedEnv, CartPoleEnv):
     ``|angle| > 12`` degrees (these thresholds are not parameters).
     Action: ``Discrete(2)``; 0 pushes the cart with ``-force_mag``, 1 with ``+force_mag``.
     Reward: +1 per step.
+    Rendering: ``render_mode="rgb_array"`` draws Gymnasium's picture with numpy (no pygame), a
+    ``(screen_height, screen_width, 3)`` = ``(400, 600, 3)`` uint8 frame by default; see
+    ``set_render_size``. ``"human"`` uses Gymnasium's pygame window.
     """
 
     PARAMS = CARTPOLE_PARAMS
@@ -84,6 +88,21 @@ class CartPoleFamilyEnv(ParametrisedEnv, CartPoleEnv):
         self._set_params(values)
         self.total_mass = self.masspole + self.masscart
         self.polemass_length = self.masspole * self.length
+
+    def set_render_size(self, height: int, width: int) -> None:
+        """Draw ``rgb_array`` frames at ``(height, width)`` pixels (the picture is scaled)."""
+        self.screen_height, self.screen_width = int(height), int(width)
+
+    def render(self) -> np.ndarray | None:
+        """The current frame ``(screen_height, screen_width, 3)`` uint8 for ``rgb_array`` (before
+        the first reset, the cart at rest in the middle); Gymnasium's pygame for ``human``."""
+        if self.render_mode != "rgb_array":
+            return super().render()
+        x, _, theta, _ = self.state if self.state is not None else (0.0, 0.0, 0.0, 0.0)
+        return cartpole_frame(
+            float(x), float(theta), self.length, self.x_threshold,
+            self.screen_height, self.screen_width,
+        )  # fmt: skip
 
 
 @declare_params

@@ -15,10 +15,11 @@ import gymnasium as gym
 import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.torch_layers import FlattenExtractor, NatureCNN
+from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 
 from rltransfer.config.parse import FieldError, join
+from rltransfer.config.spec import PolicySpec
 from rltransfer.errors import did_you_mean
 
 
@@ -36,8 +37,8 @@ ALGOS: dict[str, AlgoInfo] = {
     "sac": AlgoInfo(SAC, (gym.spaces.Box,)),
 }
 
-# Features extractors for the policy's encoder. The vision core will extend this registry.
-ENCODERS: dict[str, type] = {"mlp": FlattenExtractor, "nature_cnn": NatureCNN}
+# Algorithms whose policies take ``share_features_extractor`` (and their default for it).
+SHARES_FEATURES = {"ppo": True, "a2c": True, "sac": False}
 
 # Keys rltransfer sets itself, or that are not SB3 constructor arguments.
 _MANAGED = {"policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
@@ -103,10 +104,9 @@ def _schedule(value: str, path: str) -> LinearSchedule:
     raise FieldError(path, f"schedule must be a number or 'lin_<number>', got {value!r}")
 
 
-def sb3_kwargs(
-    algo: str, hyperparams: dict[str, Any], encoder: str, net_arch: Any | None
-) -> dict[str, Any]:
-    """Turn checked study hyperparameters into SB3 constructor kwargs (without env/seed/device)."""
+def sb3_kwargs(algo: str, hyperparams: dict[str, Any], net_arch: Any | None) -> dict[str, Any]:
+    """Turn checked study hyperparameters into SB3 constructor kwargs (without env/seed/device
+    and without the features extractor)."""
     kwargs = {k: v for k, v in hyperparams.items() if k not in RLTRANSFER_KEYS}
     for key in _SCHEDULES & kwargs.keys():
         if isinstance(kwargs[key], str):
@@ -116,7 +116,6 @@ def sb3_kwargs(
         policy_kwargs["activation_fn"] = _ACTIVATIONS[policy_kwargs["activation_fn"]]
     if net_arch is not None:
         policy_kwargs["net_arch"] = net_arch
-    policy_kwargs["features_extractor_class"] = ENCODERS[encoder]
     kwargs["policy_kwargs"] = policy_kwargs
     return kwargs
 
@@ -124,8 +123,23 @@ def sb3_kwargs(
 def resolve_device(device: str, encoder: str) -> str:
     """``auto`` → CUDA when present, except MLP policies, which SB3 runs faster on the CPU."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() and encoder != "mlp" else "cpu"
+        return "cuda" if torch.cuda.is_available() and encoder not in ("mlp", "tiny_mlp") else "cpu"
     return device
+
+
+def _grouped_optimizer(algo: str, kwargs: dict[str, Any]) -> None:
+    """Use the optimizer class SB3 would use, in its LR-multiplier form (``vision.groups``)."""
+    from rltransfer.vision.groups import GROUPED
+
+    pk = kwargs["policy_kwargs"]
+    base = pk.get("optimizer_class", torch.optim.Adam)
+    if algo == "a2c" and "optimizer_class" not in pk and kwargs.get("use_rms_prop", True):
+        base = torch.optim.RMSprop  # what A2C sets itself, with its own kwargs
+        pk["optimizer_kwargs"] = {"alpha": 0.99, "eps": kwargs.get("rms_prop_eps", 1e-5),
+                                  "weight_decay": 0, **pk.get("optimizer_kwargs", {})}  # fmt: skip
+    if base not in GROUPED:
+        raise ValueError(f"LR multipliers need one of {[c.__name__ for c in GROUPED]}, not {base}")
+    pk["optimizer_class"] = GROUPED[base]
 
 
 def build_model(
@@ -133,16 +147,45 @@ def build_model(
     env: Any,
     *,
     hyperparams: dict[str, Any],
-    encoder: str,
-    net_arch: Any | None,
+    encoder: str = "mlp",
+    net_arch: Any | None = None,
     seed: int,
     device: str,
+    policy: PolicySpec | None = None,
 ) -> BaseAlgorithm:
-    """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed."""
-    policy = (
-        "MultiInputPolicy"
-        if isinstance(env.observation_space, gym.spaces.Dict)
-        else ("CnnPolicy" if encoder != "mlp" else "MlpPolicy")
-    )
-    kwargs = sb3_kwargs(algo, hyperparams, encoder, net_arch)
-    return ALGOS[algo].cls(policy, env, seed=seed, device=device, verbose=0, **kwargs)
+    """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed.
+
+    The encoder comes from the vision setup that ``rltransfer.vision.prepare_env`` attached to
+    ``env`` (a run's env); otherwise from ``policy`` (or ``encoder`` and ``net_arch``), resolved
+    here without a feature cache. Every encoder goes through one adapter,
+    ``rltransfer.vision.VisionExtractor``; with a cached (frozen) encoder the env already yields
+    features and the policy is an MLP on them.
+    """
+    from rltransfer.vision.cache import find_feature_env
+    from rltransfer.vision.plan import resolve_setup
+    from rltransfer.vision.sb3 import VisionExtractor, finish_model
+
+    setup = getattr(env, "vision_setup", None)
+    spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
+    cached = find_feature_env(env) is not None
+    box = isinstance(env.observation_space, gym.spaces.Box)
+    if setup is None and not cached and box:
+        setup = resolve_setup(spec, env.observation_space)
+    kwargs = sb3_kwargs(algo, hyperparams, spec.net_arch)
+    pk = kwargs["policy_kwargs"]
+    if spec.share_features_extractor is not None and algo in SHARES_FEATURES:
+        pk["share_features_extractor"] = spec.share_features_extractor
+    name = "MlpPolicy"
+    if cached:
+        pk["features_extractor_class"] = FlattenExtractor
+    elif setup is None:  # Dict or discrete observations: SB3's own extractors
+        name = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else name
+    else:
+        pk["features_extractor_class"] = VisionExtractor
+        pk["features_extractor_kwargs"] = {"config": setup.config}
+        if setup.lr_multipliers:
+            _grouped_optimizer(algo, kwargs)
+    model = ALGOS[algo].cls(name, env, seed=seed, device=device, verbose=0, **kwargs)
+    if setup is not None and not cached:
+        setup.report["model"] = finish_model(model, setup.weights)
+    return model

@@ -1,4 +1,4 @@
-"""The ``rltransfer`` command line: run | report | envs | methods.
+"""The ``rltransfer`` command line: run | report | envs | methods | encoders | pretrain | probe.
 
 Exit codes: 0 success; 1 a run failed (the others completed and were kept); 2 invalid input
 (a message naming the file and field, never a traceback); 130 interrupted (re-run to resume).
@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="results root (default: runs/)")
     run.add_argument("--seeds", type=_positive_int, help="use seeds 0..N-1")
     run.add_argument("--workers", type=_positive_int, help="parallel runs (default: study's)")
-    run.add_argument("--executor", help="executor kind (default: local)")
+    run.add_argument("--executor", help="executor kind: local (default) or ray")
+    run.add_argument(
+        "--ray-address", help="join a Ray cluster: 'auto' or HOST:PORT (default: start a local Ray)"
+    )
     run.add_argument(
         "--wandb",
         choices=["offline", "online", "disabled"],
@@ -62,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--json", action="store_true", help="machine-readable output")
 
     sub.add_parser("methods", help="list the available transfer methods")
+
+    from rltransfer.vision.commands import add_parsers
+
+    add_parsers(sub)  # encoders | pretrain | probe
     return p
 
 
@@ -76,6 +83,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seeds=args.seeds,
             workers=args.workers,
             executor=args.executor,
+            ray_address=args.ray_address,
             wandb=args.wandb,
             device=args.device,
         )
@@ -100,29 +108,17 @@ def _print_verdicts(summary: dict, paths: dict[str, Path]) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import yaml
+    from dataclasses import replace
 
-    from rltransfer.study import analyse_study_dir
+    from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
 
     root = Path(args.dir)
     if not root.is_dir():
         raise UserError(f"{root}: no such folder")
-    study, threshold = root.resolve().name, None
-    spec_file = root / "study.yaml"
-    if spec_file.is_file():
-        try:
-            data = yaml.safe_load(spec_file.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"{spec_file}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{spec_file}: must be a mapping")
-        study = str(data.get("name", study))
-        threshold = data.get("threshold")
-        if threshold is not None and not isinstance(threshold, int | float):
-            raise UserError(f"{spec_file}: threshold: must be a number, got {threshold!r}")
+    options = AnalysisOptions.from_folder(root)
     if args.threshold is not None:
-        threshold = args.threshold
-    summary, _, paths = analyse_study_dir(root, study=study, threshold=threshold)
+        options = replace(options, threshold=args.threshold)
+    summary, _, paths = analyse_study_dir(root, options)
     _print_verdicts(summary, paths)
     return EXIT_OK
 
@@ -149,7 +145,14 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _vision(args: argparse.Namespace) -> int:
+    from rltransfer.vision.commands import COMMANDS as VISION
+
+    return VISION[args.command](args)
+
+
 COMMANDS = {"run": _cmd_run, "report": _cmd_report, "envs": _cmd_envs, "methods": _cmd_methods}
+COMMANDS |= {"encoders": _vision, "pretrain": _vision, "probe": _vision}
 
 
 def main(argv: list[str] | None = None) -> int:

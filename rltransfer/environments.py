@@ -69,14 +69,21 @@ def resolve_env_id(env_id: str, path: str) -> ResolvedEnv:
 
 
 def resolve_wrapper(w: WrapperSpec, path: str) -> type:
+    """``module:Class``, or a short name: a class of ``gymnasium.wrappers``, else one of
+    rltransfer's pixel wrappers (``rltransfer.envs.wrappers``: ``PixelObservation``, ...)."""
+    from rltransfer.envs import wrappers as own_wrappers
+
     if ":" in w.entry:
         module_name, _, name = w.entry.partition(":")
         cls = getattr(_import(module_name, path), name, None)
     else:
         name = w.entry
         cls = getattr(gym.wrappers, name, None)
+        if cls is None and name in own_wrappers.__all__:
+            cls = getattr(own_wrappers, name)
     if not inspect.isclass(cls) or not issubclass(cls, gym.Wrapper):
         known = [n for n in dir(gym.wrappers) if not n.startswith("_")]
+        known += [n for n in own_wrappers.__all__ if n[0].isupper()]
         raise FieldError(path, f"'{w.entry}' is not a gymnasium wrapper{did_you_mean(name, known)}")
     return cls
 

@@ -34,9 +34,14 @@ class Evaluator:
         self, env_spec: EnvSpec, spec: EvalSpec, seed: int, train_env: VecEnv | None = None
     ):
         """``train_env``: when it is a VecNormalize, observations are normalised the same way,
-        with its current statistics (frozen during evaluation); rewards are never normalised."""
+        with its current statistics (frozen during evaluation); rewards are never normalised.
+        When it encodes observations into features (the frozen-feature cache), so does the
+        evaluation env, with the same encoder."""
+        from rltransfer.vision.cache import wrap_like
+
         n = min(spec.episodes, MAX_EVAL_ENVS)
         venv: VecEnv = DummyVecEnv([lambda: Monitor(make_env(env_spec)) for _ in range(n)])
+        venv = wrap_like(venv, train_env)  # the same frozen-feature encoder as training
         if isinstance(train_env, VecNormalize):
             venv = VecNormalize(
                 venv,
@@ -81,9 +86,10 @@ class EvalGridCallback(BaseCallback):
     def __init__(
         self,
         grid: list[int],
-        evaluate: Callable[[int], None],
+        evaluate: Callable[[int], bool],
         progress: Callable[[int], None] | None = None,
     ):
+        """``evaluate(t)`` records grid point ``t`` and returns False to stop training."""
         super().__init__()
         self.interior = grid[1:-1]
         self.evaluate = evaluate
@@ -93,8 +99,10 @@ class EvalGridCallback(BaseCallback):
     def _on_step(self) -> bool:
         t = self.num_timesteps
         while self._next < len(self.interior) and t >= self.interior[self._next]:
-            self.evaluate(self.interior[self._next])
+            keep_going = self.evaluate(self.interior[self._next])
             self._next += 1
+            if not keep_going:
+                return False
         if self.progress is not None:
             self.progress(t)
         return True

@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rltransfer.analysis.curves import Curve, write_curve
 from rltransfer.config.spec import EnvSpec, EvalSpec, MethodSpec, PolicySpec, WandbSpec
 from rltransfer.io import atomic_write_json, atomic_write_text, read_json
 
@@ -56,6 +53,10 @@ class RunSpec:
     wandb_dir: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     torch_threads: int | None = 1
+    baseline_dir: str | None = None
+    """The scratch run of the same seed, watched by the negative-transfer alarm."""
+    threshold: float | None = None
+    stop_on_negative: bool = False
 
 
 def is_complete(out_dir: Path, run_id: str) -> bool:
@@ -71,18 +72,31 @@ def is_complete(out_dir: Path, run_id: str) -> bool:
 
 
 def _make_train_env(spec: RunSpec) -> Any:
+    import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from rltransfer.agents import resolve_device
     from rltransfer.environments import make_env
+    from rltransfer.vision.plan import prepare_env
 
     n_envs = int(spec.hyperparams.get("n_envs", 1))
     venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
+    # The run's vision setup: weights (the source agent's encoder for ``weights: source`` in a
+    # transfer run), and the frozen-feature cache, which turns observations into features here.
+    source = spec.source_checkpoint or (
+        str(Path(spec.source_dir) / MODEL_FILE) if spec.source_dir else None
+    )
+    device = resolve_device(spec.device, spec.policy.encoder)
+    if isinstance(venv.observation_space, gym.spaces.Box):
+        venv = prepare_env(venv, spec.policy, device=device, seed=spec.seed, source=source)
+    setup = getattr(venv, "vision_setup", None)
     normalize = spec.hyperparams.get("normalize", False)
     if normalize:
         kwargs = dict(normalize) if isinstance(normalize, dict) else {}
         kwargs.setdefault("gamma", spec.hyperparams.get("gamma", 0.99))
         venv = VecNormalize(venv, **kwargs)
+    venv.vision_setup = setup
     return venv
 
 
@@ -153,8 +167,10 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     import torch
 
     from rltransfer.agents import build_model, resolve_device
+    from rltransfer.alarm import NegativeTransferAlarm
     from rltransfer.evaluation import EvalGridCallback, Evaluator, eval_grid
     from rltransfer.methods import TransferContext, method_class
+    from rltransfer.recorder import CurveRecorder
     from rltransfer.tracking import open_run_tracker, run_tags
 
     if spec.torch_threads:
@@ -187,31 +203,28 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
         tags=run_tags(spec.role, spec.label),
     )
-    grid = eval_grid(spec.timesteps, spec.eval.every)
-    points: list[tuple[int, float, float, int]] = []
-
-    def evaluate(t: int) -> None:
-        mean, std, n = evaluator(model)
-        points.append((t, mean, std, n))
-        tracker.log_eval(t, mean, std, n)
-
+    alarm = None
+    if spec.baseline_dir is not None:
+        alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
+    recorder = CurveRecorder(out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative)
     exit_code = 1
     try:
-        evaluate(0)
+        recorder.record(model, 0)
+        grid = eval_grid(spec.timesteps, spec.eval.every)
+        report = (lambda t: progress(spec.run_id, t)) if progress else None
         callbacks = [
-            EvalGridCallback(
-                grid, evaluate, (lambda t: progress(spec.run_id, t)) if progress else None
-            ),
+            EvalGridCallback(grid, lambda t: recorder.record(model, t), report),
             *(method.callbacks() if method else []),
         ]
         model.learn(total_timesteps=spec.timesteps, callback=callbacks, progress_bar=False)
-        evaluate(spec.timesteps)
+        if not recorder.stopped_early:
+            recorder.record(model, spec.timesteps)
         exit_code = 0
     finally:
-        tracker.finish({"final_return": points[-1][1]} if points else None, exit_code=exit_code)
+        final = {"final_return": recorder.points[-1][1]} if recorder.points else None
+        tracker.finish(final, exit_code=exit_code)
         evaluator.close()
-    t, mean, std, n = (np.asarray(c) for c in zip(*points, strict=True))
-    write_curve(out / "curve.csv", Curve(t.astype(np.int64), mean, std, n.astype(np.int64)))
+    recorder.finish()
     _save_model(model, out)
     env.close()
     return {
@@ -229,5 +242,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "env_steps_trained": int(model.num_timesteps),
         "device": device,
         "transfer": transfer,
+        "alarms": recorder.alarms,
+        "stopped_early": recorder.stopped_early,
         "versions": _versions(),
     }

@@ -17,14 +17,16 @@ from typing import Any
 
 import yaml
 
-from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.analysis.curves import Curve
 from rltransfer.config.load import load_study
 from rltransfer.config.spec import EnvSpec, StudySpec
+from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import make_executor
 from rltransfer.io import atomic_write_text
 from rltransfer.methods import method_class
 from rltransfer.progress import StudyProgress
+from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
 from rltransfer.run import RunSpec, is_complete
 
 EVAL_SEED_OFFSET = 10_000
@@ -118,8 +120,14 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         )
         source_identity = {"source_run": source_id}
     targets = []
+
+    def baseline_dir(seed: int) -> str:
+        return str(root / "target" / BASELINE / f"seed_{seed}")
+
     for m in spec.methods:
         needs_source = method_class(m.method, "method").needs_source
+        # Stopping on the alarm changes the result, so it is part of a transfer run's identity.
+        stops = spec.stop_on_negative and m.method != BASELINE
         for seed in spec.seeds:
             run_id = _hash(
                 {
@@ -130,6 +138,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     "seed": seed,
                     "method": {"method": m.method, "options": m.options},
                     "source": source_identity if needs_source else None,
+                    "stop_on_negative": {"threshold": spec.threshold} if stops else None,
                 }
             )
             targets.append(
@@ -145,6 +154,9 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     method=m,
                     source_dir=source.out_dir if (needs_source and source) else None,
                     source_checkpoint=spec.source.checkpoint if needs_source else None,
+                    baseline_dir=None if m.method == BASELINE else baseline_dir(seed),
+                    threshold=spec.threshold,
+                    stop_on_negative=stops,
                     **shared,
                 )
             )
@@ -158,7 +170,7 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
     for r in plan.runs:
         if r not in todo:
             progress.finished(r.run_id, _label(r), "already complete, skipped")
-    executor = make_executor(spec.executor.kind, spec.executor.workers, progress.update)
+    executor = make_executor(spec.executor, progress.update)
     source_pending = plan.source is not None and plan.source in todo
     waiting = [r for r in todo if r.role == "target" and source_pending and r.source_dir]
     ready = [r for r in todo if r not in waiting]
@@ -202,29 +214,6 @@ def _label(r: RunSpec) -> str:
     return "source" if r.role == "source" else f"{r.label}/seed_{r.seed}"
 
 
-def analyse_study_dir(
-    root: Path,
-    *,
-    study: str,
-    threshold: float | None,
-    low: float | None = None,
-    high: float | None = None,
-    extra: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], dict[str, dict[int, Curve]], dict[str, Path]]:
-    """Recompute summary.json, report.md and curves.png from the curves alone.
-
-    ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
-    """
-    from rltransfer.analysis.summary import analyze
-    from rltransfer.report import write_report
-
-    curves = load_study_curves(root)
-    summary = analyze(curves, study=study, threshold=threshold, low=low, high=high)
-    summary.update(extra or {})
-    paths = write_report(root, summary, curves)
-    return summary, curves, paths
-
-
 def _track_summary(
     spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any], paths: dict[str, Path]
 ) -> None:
@@ -240,7 +229,7 @@ def _track_summary(
         study=spec.name,
         summary=summary,
         config=spec.to_dict(),
-        plot=paths.get("curves"),
+        images={k: paths[k] for k in ("curves", "forest") if k in paths},
         report=paths.get("report"),
     )
 
@@ -259,7 +248,7 @@ def run_study(
         failed, skipped = _execute(plan, spec, progress)
     try:
         summary, curves, paths = analyse_study_dir(
-            root, study=spec.name, threshold=spec.threshold, extra={"failed_runs": failed}
+            root, AnalysisOptions.from_spec(spec), extra={"failed_runs": failed}
         )
     except UserError as e:
         if not failed:

@@ -1,10 +1,11 @@
-"""The classic-control families of ``rltransfer.envs``: registration, API, parameters, catalogue."""
+"""The classic-control families of ``rltransfer.envs``: registration, API, parameters.
+
+The registry-wide checks (every ``rltransfer/`` id, both env checkers, the catalogue) are in
+``test_envs_registry.py``."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import json
 import math
 import warnings
 from typing import Any
@@ -21,8 +22,8 @@ from rltransfer.envs.catalog import register_families
 
 IDS = [f"rltransfer/{name}-v0" for name in ("CartPole", "Acrobot", "MountainCar", "Pendulum")]
 ORIGINALS = list(zip(IDS, (CartPoleEnv, AcrobotEnv, MountainCarEnv, PendulumEnv), strict=True))
-NO_PYGAME = importlib.util.find_spec("pygame") is None
 REGISTERED = sorted(i for i in gym.registry if i.startswith("rltransfer/"))
+CLASSIC = [f for f in list_families() if f["id"] in IDS]
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
@@ -51,7 +52,7 @@ def step_from(env: gym.Env, state: list[float], action: Any) -> np.ndarray:
 
 
 def test_ids_are_registered_with_limits_and_thresholds() -> None:
-    assert sorted(IDS) == REGISTERED
+    assert set(IDS) <= set(REGISTERED)
     expected = {IDS[0]: (500, 475.0), IDS[1]: (500, -100.0), IDS[2]: (200, -110.0)}
     expected[IDS[3]] = (200, None)
     for env_id, (steps, threshold) in expected.items():
@@ -61,11 +62,11 @@ def test_ids_are_registered_with_limits_and_thresholds() -> None:
 
 
 def test_registration_is_idempotent() -> None:
-    before = {i: gym.registry[i] for i in IDS}
+    before = {i: gym.registry[i] for i in REGISTERED}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # gymnasium warns when an id is overridden
         register_families()
-    assert all(gym.registry[i] is before[i] for i in IDS)
+    assert all(gym.registry[i] is before[i] for i in REGISTERED)
 
 
 NON_DEFAULT = {
@@ -82,7 +83,10 @@ def test_check_env_passes(env_id: str, non_default: bool) -> None:
     env = make(env_id, **(NON_DEFAULT[env_id] if non_default else {}))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        check_env(env, skip_render_check=NO_PYGAME)
+        # Gymnasium's render check opens a pygame window ("human"); once pygame's display has
+        # started, importing torchvision later in the session segfaults. The numpy rgb_array
+        # rendering is tested in test_envs_wrappers.py.
+        check_env(env, skip_render_check=True)
     # Gymnasium's own CartPole bounds and Pendulum action range draw these two; any other warning
     # (e.g. an observation outside the space) fails the test.
     known = ("infinity", "symmetric and normalized")
@@ -142,7 +146,7 @@ def test_every_parameter_is_tested_for_its_effect() -> None:
         ("rltransfer/MountainCar-v0", "goal_position"),  # termination only, tested below
         ("rltransfer/MountainCar-v0", "goal_velocity"),  # likewise
     }
-    every = {(f["id"], name) for f in list_families() for name in f["params"]}
+    every = {(f["id"], name) for f in CLASSIC for name in f["params"]}
     assert every - covered == outside_dynamics
     # Gymnasium's dynamics use LINK_COM_POS_2, never LINK_LENGTH_2 (it sizes the drawing).
     env = make("rltransfer/Acrobot-v0", LINK_LENGTH_2=3.0)
@@ -256,35 +260,3 @@ def test_signatures_list_the_parameters_with_their_defaults() -> None:
         for name, spec in family.params.items():
             assert params[name].default == spec.default
             assert f"``{name}`` = {spec.default!r}" in cls.__doc__
-
-
-def describe(space: spaces.Space) -> str:
-    """``discrete(n)``, or ``box(n)`` for a flat Box."""
-    discrete = isinstance(space, spaces.Discrete)
-    return f"discrete({space.n})" if discrete else f"box({space.shape[0]})"
-
-
-def test_list_families_covers_the_registry_and_is_json() -> None:
-    families = list_families()
-    assert json.loads(json.dumps(families)) == families
-    assert sorted(f["id"] for f in families) == REGISTERED
-    for f in families:
-        assert list(f) == ["id", "params", "observation", "action", "description",
-                           "max_episode_steps", "reward_threshold"]  # fmt: skip
-        assert f["description"] and "\n" not in f["description"]
-
-
-@pytest.mark.parametrize("family", list_families(), ids=lambda f: f["id"])
-def test_catalogue_matches_a_default_made_env(family: dict[str, Any]) -> None:
-    env = (wrapped := gym.make(family["id"])).unwrapped
-    assert family["params"] == {name: getattr(env, name) for name in family["params"]}
-    assert family["observation"] == describe(env.observation_space).replace("box", "vector")
-    assert family["action"] == describe(env.action_space)
-    assert family["max_episode_steps"] == wrapped.spec.max_episode_steps
-    assert family["reward_threshold"] == wrapped.spec.reward_threshold
-
-
-def test_get_family_finds_entries_and_rejects_unknown_ids() -> None:
-    assert renvs.get_family("rltransfer/Pendulum-v0").action == "box(1)"
-    with pytest.raises(KeyError, match="rltransfer/CartPole-v0"):
-        renvs.get_family("rltransfer/CartPole-v9")

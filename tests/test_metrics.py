@@ -6,9 +6,6 @@ import numpy as np
 import pytest
 
 from rltransfer.analysis import metrics as M
-from rltransfer.analysis.align import align_curves, unpaired_seeds
-from rltransfer.analysis.curves import Curve
-from rltransfer.errors import UserError
 
 GRID = np.array([0, 10, 20])
 T = np.array([[1.0, 3.0, 5.0], [2.0, 4.0, 8.0]])
@@ -89,47 +86,45 @@ def test_iqm() -> None:
     assert M.iqm(np.array([0, 1, 2, 3, 4, 5, 6, 100])) == pytest.approx(3.5)
 
 
-def _curve(grid: list[int], values: list[float] | None = None) -> Curve:
-    g = np.asarray(grid, dtype=np.int64)
-    v = np.zeros(len(g)) if values is None else np.asarray(values, dtype=float)
-    return Curve(g, v, np.zeros(len(g)), np.full(len(g), 5))
+def test_interp_rows_is_np_interp_per_row() -> None:
+    grid = np.array([0, 10, 40])
+    vals = np.array([[0.0, 1.0, 4.0], [2.0, 2.0, -1.0]])
+    x = np.array([0.0, 5.0, 10.0, 25.0, 40.0])
+    got = M.interp_rows(x, grid, vals)
+    np.testing.assert_allclose(got, [np.interp(x, grid, v) for v in vals])
+    np.testing.assert_allclose(got[0], [0.0, 0.5, 1.0, 2.5, 4.0])
 
 
-def test_align_returns_grid_and_paired_seeds() -> None:
-    curves = {
-        "scratch": {0: _curve([0, 5, 10], [1, 2, 3]), 1: _curve([0, 5, 10])},
-        "finetune": {1: _curve([0, 5, 10], [4, 5, 6]), 7: _curve([0, 5, 10])},
-    }
-    grid, ret = align_curves(curves)
-    np.testing.assert_array_equal(grid, [0, 5, 10])
-    assert sorted(ret["scratch"]) == [0, 1]
-    assert sorted(ret["finetune"]) == [1]  # seed 7 has no scratch pair
-    np.testing.assert_array_equal(ret["finetune"][1], [4, 5, 6])
-    assert unpaired_seeds(curves) == {"finetune": [7]}
+def test_shift_curves_places_the_curve_after_the_source_steps() -> None:
+    grid = np.array([0, 10, 20, 30, 40])
+    tr = np.array([[2.0, 4.0, 6.0, 8.0, 10.0]])
+    # low (-1) before N_s = 15; at t >= 15 the curve at t - 15: 15 -> P(0), 25 -> P(10), ...
+    got = M.shift_curves(tr, grid, 15.0, -1.0, np.array([0, 10, 15, 20, 30, 40]))
+    np.testing.assert_allclose(got, [[-1.0, -1.0, 2.0, 3.0, 5.0, 7.0]])
+    np.testing.assert_allclose(M.shift_curves(tr, grid, 0.0, -1.0, grid), tr)
 
 
-def test_misaligned_grid_names_method_seed_and_timestep() -> None:
-    curves = {"scratch": {0: _curve([0, 5, 10])}, "finetune": {0: _curve([0, 6, 10])}}
-    with pytest.raises(UserError, match=r"'finetune' seed 0.*t=6"):
-        align_curves(curves)
+GRID5 = np.array([0, 10, 20, 30, 40])
+STEP = np.array([[0.0, 1.0, 1.0, 1.0, 1.0]])
 
 
-def test_shorter_grid_is_rejected_not_truncated() -> None:
-    curves = {"scratch": {0: _curve([0, 5, 10])}, "finetune": {3: _curve([0, 5])}}
-    curves["scratch"][3] = _curve([0, 5, 10])
-    with pytest.raises(UserError, match=r"'finetune' seed 3.*t=10"):
-        align_curves(curves)
+@pytest.mark.parametrize(
+    ("n_s", "expected"),
+    [
+        (0.0, 35 / 40),  # no shift: the ordinary area (5 + 30) / 40
+        (10.0, 25 / 40),  # 0 on [0, 10), 0 -> 1 on [10, 20] (5), then 1 for 20 steps
+        (5.0, 30 / 40),  # off the grid: 0 -> 1 on [5, 15] (5), then 1 for 25 steps
+        (35.0, 1.25 / 40),  # only the first 5 steps of the climb fit: 5 * 0.25
+        (40.0, 0.0),  # the source uses up the whole budget
+        (90.0, 0.0),
+    ],
+)
+def test_total_cost_area_is_the_exact_integral(n_s: float, expected: float) -> None:
+    assert M.total_cost_area(STEP, GRID5, n_s)[0] == pytest.approx(expected)
 
 
-def test_align_rejects_missing_baseline_and_unpaired_methods() -> None:
-    with pytest.raises(UserError, match="'scratch'"):
-        align_curves({"finetune": {0: _curve([0, 5])}})
-    with pytest.raises(UserError, match="'finetune' has no seed in common"):
-        align_curves({"scratch": {0: _curve([0, 5])}, "finetune": {1: _curve([0, 5])}})
-
-
-def test_align_rejects_grids_not_starting_at_zero_or_too_short() -> None:
-    with pytest.raises(UserError, match="t=0"):
-        align_curves({"scratch": {0: _curve([5, 10])}})
-    with pytest.raises(UserError, match="at least 2"):
-        align_curves({"scratch": {0: _curve([0])}})
+def test_total_cost_area_has_a_step_not_a_ramp_at_the_source_cost() -> None:
+    flat = np.full((1, 5), 0.5)
+    # 0 before 15, then 0.5 for the remaining 25 steps; a ramp from 10 to 20 would give 12.5 + 2.5
+    assert M.total_cost_area(flat, GRID5, 15.0)[0] == pytest.approx(0.5 * 25 / 40)
+    np.testing.assert_allclose(M.total_cost_area(np.vstack([STEP, flat]), GRID5, 0.0), [0.875, 0.5])

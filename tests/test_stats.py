@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from rltransfer.analysis.power import seeds_needed, welch_power
 from rltransfer.analysis.stats import (
     finite_or_none,
     mean_ci,
@@ -13,7 +14,7 @@ from rltransfer.analysis.stats import (
     percentile_interval,
     welch_test,
 )
-from rltransfer.analysis.verdict import decide
+from rltransfer.analysis.verdict import VERDICTS, decide, verdicts, welch_batch
 
 VALUES = np.array([0.31, 0.93, 0.42, 1.24, 0.77, 0.55, 0.68, 0.12, 0.85, 0.49])
 
@@ -81,21 +82,74 @@ def test_verdict_positive_negative_inconclusive() -> None:
     base = 0.5 + 0.03 * rng.standard_normal(5)
     better = 0.7 + 0.03 * rng.standard_normal(5)
     worse = 0.3 + 0.03 * rng.standard_normal(5)
-    v, ev = decide(better, base)
-    assert v == "positive" and "faster" in ev and "5 seed pairs" in ev and "scratch" in ev
-    v, ev = decide(worse, base)
-    assert v == "negative" and "slower" in ev
-    v, ev = decide(base.copy(), base)
-    assert v == "inconclusive" and "no significant difference" in ev
+    d = decide(better, base)
+    assert d.verdict == "positive" and "faster" in d.evidence and "5 seed pairs" in d.evidence
+    assert "scratch" in d.evidence and d.seeds_needed is None and d.p is not None and d.p < 0.05
+    d = decide(worse, base)
+    assert d.verdict == "negative" and "slower" in d.evidence and d.diff < 0
+    d = decide(base.copy(), base)
+    assert d.verdict == "inconclusive" and "no significant difference" in d.evidence
+    assert d.seeds_needed is None and "exactly 0" in d.evidence  # identical means
 
 
 def test_verdict_inconclusive_on_same_distribution_noise() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.5, 0.1, 8), rng.normal(0.5, 0.1, 8)
     assert sps.ttest_ind(a, b, equal_var=False).pvalue > 0.05  # guards the fixture itself
-    assert decide(a, b)[0] == "inconclusive"
+    d = decide(a, b)
+    assert d.verdict == "inconclusive"
+    expected = seeds_needed(a.mean() - b.mean(), a.std(ddof=1), b.std(ddof=1))
+    assert d.seeds_needed == expected and expected is not None and expected > 8
+    assert f"about {expected} seeds per method would detect a difference this large" in d.evidence
 
 
 def test_verdict_needs_two_seeds() -> None:
-    v, ev = decide(np.array([0.9]), np.array([0.1]))
-    assert v == "inconclusive" and "at least 2" in ev
+    d = decide(np.array([0.9]), np.array([0.1]))
+    assert d.verdict == "inconclusive" and "at least 2" in d.evidence and d.p is None
+
+
+def test_verdicts_vectorised_matches_scipy_row_by_row() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.0, 1.0, (4, 50, 6)) + np.linspace(-2, 2, 50)[:, None]
+    b = rng.normal(0.0, 1.0, (4, 50, 6))
+    v = verdicts(a, b)
+    assert v.shape == (4, 50)
+    for i, j in np.ndindex(4, 50):
+        r = sps.ttest_ind(a[i, j], b[i, j], equal_var=False)
+        want = "inconclusive"
+        if r.pvalue < 0.05:
+            want = "positive" if r.statistic > 0 else "negative"
+        assert v[i, j] == want
+    assert {"positive", "negative", "inconclusive"} <= set(v.ravel())
+    assert str(verdicts(a[0, 0], b[0, 0])) in VERDICTS  # one study: a 0-d array
+    assert (verdicts(a, b, alpha=0.5) != "inconclusive").sum() > (v != "inconclusive").sum()
+
+
+def test_verdicts_degenerate_rows_are_inconclusive() -> None:
+    a = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 2.0, 3.0]])
+    b = np.array([[2.0, 2.0, 2.0], [1.0, 1.0, 1.0], [11.0, 12.0, 13.0]])
+    # no variation on either side -> undefined; only the last row can be decided
+    assert verdicts(a, b).tolist() == ["inconclusive", "inconclusive", "negative"]
+    # zero variance on ONE side only is a valid Welch test
+    assert verdicts(np.array([1.0, 1.0, 1.0]), np.array([5.0, 5.1, 4.9])) == "negative"
+    assert verdicts(np.ones((3, 1)), np.zeros((3, 1))).tolist() == ["inconclusive"] * 3
+    t, p = welch_batch(np.ones((2, 1)), np.zeros((2, 1)))
+    assert np.isnan(t).all() and np.isnan(p).all()
+
+
+def test_seeds_needed_known_values_and_edges() -> None:
+    # Equal SDs: Welch's df equal Student's, so d = 1 needs 17 (R: power.t.test gives 16.7)
+    assert seeds_needed(1.0, 1.0, 1.0) == 17
+    assert seeds_needed(-1.0, 1.0, 1.0) == 17  # only the size of the difference matters
+    assert seeds_needed(2.0, 2.0, 2.0) == 17  # scale-free
+    assert seeds_needed(1.5, 1.0, 1.0) == 9
+    assert seeds_needed(0.5, 1.0, 1.0) == 64  # R: 63.8
+    assert seeds_needed(0.0, 1.0, 1.0) is None
+    assert seeds_needed(0.05, 1.0, 1.0) is None  # would need ~6,300 > max_n
+    assert seeds_needed(0.05, 1.0, 1.0, max_n=10_000) is not None
+    assert seeds_needed(1.0, 0.0, 0.0) is None  # no variation: the test is undefined
+    assert seeds_needed(1.0, 1.0, 1.0, power=0.9) > 17
+    # unequal spreads: power rises with n and crosses 0.8 exactly at the answer
+    n = seeds_needed(1.0, 0.5, 1.5)
+    p = welch_power(1.0, 0.5, 1.5, np.array([n - 1, n]))
+    assert p[0] < 0.8 <= p[1]

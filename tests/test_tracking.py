@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,12 @@ def test_summary_run_holds_verdicts_and_table(offline_study):
     logged = {k: v for h in summary_run.history for k, v in h.items()}
     assert logged["metrics/_type"] == "table-file"
     assert logged["curves/_type"] == "image-file"
+    assert logged["forest/_type"] == "image-file"
     table_files = list((offline_study.out_dir / "wandb").glob("offline-run-*/files/media/table/*"))
     rows = json.loads(table_files[0].read_text())["data"]
     assert {row[0] for row in rows} == {"finetune"}
-    assert {row[3] for row in rows} >= {"jumpstart", "area_ratio", "prob_improvement"}
+    assert {row[3] for row in rows} == {"target-only", "total-cost"}
+    assert {row[4] for row in rows} >= {"jumpstart", "area_ratio", "prob_improvement"}
     assert "Transfer report" in summary_run.summary["report"]
 
 
@@ -75,7 +78,13 @@ def test_negative_runs_get_tagged(tmp_path: Path):
     tracker.log_eval(0, 1.0, 0.0, 3)
     tracker.finish()
     tag_runs(spec, tmp_path, {"negrun1": run_tags("target", "ft")}, NEGATIVE_TAG)
-    runs = [r for r in read_offline_runs(tmp_path / "wandb") if r.run_id == "negrun1"]
+    # W&B's service may still be flushing the resumption's record file when finish() returns
+    deadline = time.monotonic() + 15
+    while True:
+        runs = [r for r in read_offline_runs(tmp_path / "wandb") if r.run_id == "negrun1"]
+        if len(runs) == 2 and runs[-1].tags or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(runs) == 2  # the run and its resumption, merged by `wandb sync`
     assert runs[0].tags == ["target", "ft"]
     assert runs[-1].tags == ["target", "ft", NEGATIVE_TAG]

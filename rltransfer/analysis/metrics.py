@@ -126,3 +126,51 @@ def prob_improvement_batch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def iqm(values: np.ndarray) -> float:
     """Interquartile mean of all values (flattened): the mean of the middle 50 %."""
     return float(stats.trim_mean(np.ravel(values), 0.25))
+
+
+def interp_rows(x: np.ndarray, grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Linear interpolation of every row at the points ``x``: (K,), (G,), (S, G) -> (S, K).
+
+    ``x`` must lie within ``[grid[0], grid[-1]]``.
+    """
+    g = np.asarray(grid, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    i = np.clip(np.searchsorted(g, x, side="right") - 1, 0, len(g) - 2)
+    w = (x - g[i]) / (g[i + 1] - g[i])
+    return values[:, i] * (1.0 - w) + values[:, i + 1] * w
+
+
+def shift_curves(
+    returns: np.ndarray, grid: np.ndarray, source_steps: float, low: float, points: np.ndarray
+) -> np.ndarray:
+    """The total-cost curve ``P(t - N_s)`` (``low`` before ``N_s``) at ``points``.
+
+    (S, G) returns on ``grid`` -> (S, K) values at the K ``points`` (all ``<= grid[-1]``); a point
+    at or after ``N_s`` interpolates the unshifted curve linearly at ``t - N_s``.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    started = pts >= source_steps
+    src = np.where(started, pts - source_steps, 0.0)
+    return np.where(started, interp_rows(src, grid, returns), low)
+
+
+def total_cost_area(normalised: np.ndarray, grid: np.ndarray, source_steps: float) -> np.ndarray:
+    """Exact area of the total-cost curve on ``[0, T]``, ``T = grid[-1]``: (S, G) -> (S,).
+
+    ``normalised`` is the transfer learner's normalised curve on its own ``grid``; the total-cost
+    curve is 0 (= ``low``) before ``N_s`` and ``normalised(t - N_s)`` after, a step at ``N_s``.
+    It is integrated exactly, as a piecewise-linear function with knots at ``grid`` and
+    ``grid + N_s`` (the same integral as :func:`area` for the unshifted curve when ``N_s = 0``),
+    and divided by ``T``.
+    """
+    g = np.asarray(grid, dtype=np.float64)
+    end = g[-1]
+    if source_steps >= end:
+        return np.zeros(normalised.shape[0])
+    knots = np.union1d(g[g >= source_steps], g[g + source_steps <= end] + source_steps)
+    values = shift_curves(normalised, g, source_steps, 0.0, knots)
+    # The step: 0 just before N_s (a zero-width interval), then the curve from its start.
+    if source_steps > 0:
+        knots = np.concatenate([[0.0, source_steps], knots])
+        values = np.concatenate([np.zeros((len(values), 2)), values], axis=1)
+    return integrate.trapezoid(values, knots, axis=-1) / (end - g[0])

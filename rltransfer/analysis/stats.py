@@ -12,12 +12,12 @@ scipy's ``random_state``/``rng`` keyword, which changed in scipy 1.15.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from rltransfer.analysis.verdict import welch_batch
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
@@ -107,7 +107,8 @@ def welch_test(a: np.ndarray, b: np.ndarray) -> WelchResult:
     """Two-sided Welch t-test of ``mean(a) != mean(b)`` for samples of shape (n,), (m,).
 
     Undefined (nan, with a ``reason``) with fewer than 2 values in a sample, or when neither
-    sample varies (all seeds identical: the test has no noise estimate to compare with).
+    sample varies (all seeds identical: the test has no noise estimate to compare with). The
+    numbers come from :func:`rltransfer.analysis.verdict.welch_batch`, the verdict's own test.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -123,10 +124,8 @@ def welch_test(a: np.ndarray, b: np.ndarray) -> WelchResult:
             "no variation across seeds in either method, so the test is undefined "
             "(do the seeds really differ?)",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.ttest_ind(a, b, equal_var=False)
-    return WelchResult(float(res.statistic), float(res.pvalue))
+    t, p = welch_batch(a, b)
+    return WelchResult(float(t), float(p))
 
 
 def finite_or_none(x: float | None) -> float | None:

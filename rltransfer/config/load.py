@@ -24,6 +24,7 @@ OVERRIDES = {
     "seeds": ("seeds",),
     "workers": ("executor", "workers"),
     "executor": ("executor", "kind"),
+    "ray_address": ("executor", "address"),
     "wandb": ("tracking", "wandb", "mode"),
     "device": ("device",),
 }

@@ -35,15 +35,94 @@ class EnvSpec:
         return {"id": data} if isinstance(data, str) else data
 
 
+GROUP_MODES = ("freeze", "finetune", "reinit")
+
+
+@dataclass
+class GroupSpec:
+    """What training does to one layer group of the encoder.
+
+    ``mode``: ``freeze`` (no gradient; BatchNorm kept in eval mode), ``finetune`` (train from the
+    loaded weights) or ``reinit`` (fresh initialisation, then train). ``lr`` multiplies the
+    policy's learning rate for this group (discriminative learning rates). ``unfreeze_at``: a
+    frozen group starts training at this many env steps (progressive unfreezing).
+    Shorthands: ``freeze``, ``finetune``, ``reinit``, ``{finetune: 0.1}``, ``{reinit: 0.5}``,
+    ``{unfreeze_at: 20000, lr: 0.1}``.
+    """
+
+    mode: str = "finetune"
+    lr: float = 1.0
+    unfreeze_at: int | None = None
+
+    @staticmethod
+    def coerce(data: Any, path: str) -> Any:
+        if isinstance(data, str):
+            return {"mode": data}
+        if isinstance(data, dict) and "mode" not in data:
+            data = dict(data)
+            for mode in ("finetune", "reinit"):
+                if mode in data:
+                    return {"mode": mode, "lr": data.pop(mode), **data}
+            if "unfreeze_at" in data:
+                return {"mode": "freeze", **data}
+        return data
+
+
+@dataclass
+class FeatureSpec:
+    """Which encoder layers become the features, and how each is normalised.
+
+    ``taps``: layer groups (``stage3``) or graph nodes (``net.layer3.1.relu_1``) whose outputs are
+    globally pooled (``pool``: ``avg`` | ``max``), normalised one by one and concatenated; empty
+    means the encoder's own output. ``norm``: ``none`` | ``l2`` | ``standardize`` (running
+    mean/std on the run's own observations) | ``discretize`` (standardise, then > 0.25 → 1,
+    < −0.25 → −1, else 0).
+    """
+
+    taps: list[str] = field(default_factory=list)
+    norm: str = "none"
+    pool: str = "avg"
+
+
+@dataclass
+class PreprocessSpec:
+    """Overrides of the preprocessing recorded with the weights (a differing value warns).
+
+    ``size``: resize observations to this (H, W) or square size; ``channels``: ``rgb`` | ``bgr``
+    (the order the network expects; observations are RGB); ``scale``: the network's input value
+    of a white pixel (1.0 → [0, 1], 255.0 → [0, 255]); ``mean``/``std``: per channel, applied
+    after scaling."""
+
+    size: int | list[int] | None = None
+    channels: str | None = None
+    scale: float | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+
 @dataclass
 class PolicySpec:
-    """Policy architecture: the encoder (features extractor) and the head sizes.
+    """Policy architecture: the encoder (features extractor), its training, and the head sizes.
 
+    ``encoder`` names an entry of the vision registry (``rltransfer encoders``), built with
+    ``encoder_kwargs``; ``weights`` is ``none`` | ``torchvision:<ENUM>`` | a ``.pt`` /
+    ``.safetensors`` file | ``source`` (the source agent's encoder, for transfer runs).
+    ``groups`` maps layer-group names (or ``all``) to a ``GroupSpec``. ``cache``: encode each
+    observation once, outside the policy, when every group is frozen (``None`` = automatically
+    when possible). ``share_features_extractor``: one encoder for actor and critic (``None`` =
+    the algorithm's default, written into the resolved study).
     ``net_arch`` is a list of hidden sizes shared by the heads, or ``{pi: [...], vf: [...]}``
     (``{pi, qf}`` for SAC); ``None`` keeps the algorithm's default.
     """
 
     encoder: str = "mlp"
+    encoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    weights: str = "none"
+    groups: dict[str, GroupSpec] = field(default_factory=dict)
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    cache: bool | None = None
+    share_features_extractor: bool | None = None
     net_arch: list[int] | dict[str, list[int]] | None = None
 
 
@@ -110,8 +189,27 @@ class TrackingSpec:
 
 @dataclass
 class ExecutorSpec:
+    """Where runs execute. ``workers``: runs at once (local), or the CPUs of a local Ray.
+
+    Ray only: ``address`` (``auto`` or ``HOST:PORT`` joins a cluster; unset starts a local Ray),
+    ``cpus_per_run`` and ``gpus_per_run`` (a fraction lets small runs share a GPU)."""
+
     kind: str = "local"
     workers: int = 1
+    address: str | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+
+
+@dataclass
+class ScoreRange:
+    """Returns mapped to 0 and 1 by the normalised score (P − low) / (high − low).
+
+    ``None`` keeps the default: ``low`` = scratch at t = 0 (an untrained policy), ``high`` = the
+    threshold (else the highest return observed)."""
+
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass
@@ -128,6 +226,9 @@ class StudySpec:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     eval: EvalSpec = field(default_factory=EvalSpec)
     threshold: float | None = None
+    score_range: ScoreRange = field(default_factory=ScoreRange)
+    stop_on_negative: bool = False
+    """Stop a transfer run when the negative-transfer alarm fires (it always warns)."""
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     device: str = "auto"

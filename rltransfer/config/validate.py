@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from rltransfer.agents import ENCODERS, algo_info, check_hyperparams
+from rltransfer.agents import algo_info, check_hyperparams
 from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import MethodSpec, StudySpec
@@ -19,6 +19,7 @@ from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec
 from rltransfer.errors import did_you_mean
 from rltransfer.methods import method_class
+from rltransfer.vision.check import check_encoder_name, check_policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BASELINE = "scratch"
@@ -72,6 +73,8 @@ def _source_info(spec: StudySpec) -> CheckpointInfo:
         except CheckpointError as e:
             raise FieldError("source.checkpoint", f"{path}: {e}") from None
         s.checkpoint = str(path.resolve())
+        if s.timesteps is None:  # what the source cost, for the total-cost accounting
+            s.timesteps = info.num_timesteps
         return info
     if s.timesteps is None:
         raise FieldError("source.timesteps", "is required when the source is trained ('env')")
@@ -107,13 +110,7 @@ def validate_study(spec: StudySpec) -> None:
     """Check ``spec`` in place and fill in resolved defaults; raise ``FieldError``."""
     _check_name(spec.name, "name")
     algo_info(spec.algo)
-    if spec.policy.encoder not in ENCODERS:
-        raise FieldError(
-            "policy.encoder",
-            f"unknown encoder '{spec.policy.encoder}'"
-            f"{did_you_mean(spec.policy.encoder, ENCODERS)}; available: "
-            f"{', '.join(ENCODERS)}",
-        )
+    check_encoder_name(spec.policy)
     _positive(spec.target.timesteps, "target.timesteps")
     _positive(spec.eval.every, "eval.every")
     _positive(spec.eval.episodes, "eval.episodes")
@@ -127,6 +124,9 @@ def validate_study(spec: StudySpec) -> None:
         raise FieldError("seeds", "must hold at least one seed")
     if len(set(spec.seeds)) != len(spec.seeds) or min(spec.seeds) < 0:
         raise FieldError("seeds", f"must be distinct non-negative integers, got {spec.seeds}")
+    lo, hi = spec.score_range.low, spec.score_range.high
+    if lo is not None and hi is not None and hi <= lo:
+        raise FieldError("score_range.high", f"must be larger than low ({lo}), got {hi}")
     mode = spec.tracking.wandb.mode
     if mode not in WANDB_MODES:
         raise FieldError(
@@ -150,6 +150,7 @@ def validate_study(spec: StudySpec) -> None:
             f"the checkpoint is a {source.algo} agent, but the study's algo is {spec.algo}",
         )
     _check_methods(spec, source, target)
+    check_policy(spec, target.observation_space)
 
 
 def _check_executor(spec: StudySpec) -> None:
@@ -162,4 +163,20 @@ def _check_executor(spec: StudySpec) -> None:
             f"{did_you_mean(spec.executor.kind, EXECUTORS)}; available: "
             f"{', '.join(EXECUTORS)}",
         )
-    _positive(spec.executor.workers, "executor.workers")
+    ex = spec.executor
+    _positive(ex.workers, "executor.workers")
+    if ex.kind == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise FieldError("executor.kind", "ray is not installed: pip install 'rltransfer[ray]'")
+        if ex.cpus_per_run <= 0:
+            raise FieldError("executor.cpus_per_run", f"must be > 0, got {ex.cpus_per_run}")
+        if ex.gpus_per_run < 0:
+            raise FieldError("executor.gpus_per_run", f"must be >= 0, got {ex.gpus_per_run}")
+    else:
+        for key in ("address",):
+            if getattr(ex, key) is not None:
+                raise FieldError(
+                    f"executor.{key}", f"only the ray executor takes it, not '{ex.kind}'"
+                )

@@ -1,4 +1,4 @@
-"""Write a study's report: ``summary.json``, ``report.md`` and ``curves.png``."""
+"""Write a study's report: ``summary.json``, ``report.md``, ``curves.png`` and ``forest.png``."""
 
 from __future__ import annotations
 
@@ -7,27 +7,31 @@ from typing import Any
 
 from rltransfer.analysis.curves import Curve
 from rltransfer.io import atomic_write_json, atomic_write_text
+from rltransfer.report.forest import plot_forest
 from rltransfer.report.markdown import render_report
 from rltransfer.report.plots import plot_curves
 
-__all__ = ["render_report", "plot_curves", "write_report"]
+__all__ = ["render_report", "plot_curves", "plot_forest", "write_report"]
 
 
 def write_report(
     out_dir: Path, summary: dict[str, Any], curves: dict[str, dict[int, Curve]]
 ) -> dict[str, Path]:
-    """Write the three report files into ``out_dir`` (created if needed), each atomically.
+    """Write the four report files into ``out_dir`` (created if needed), each atomically.
 
-    Returns ``{"summary": .../summary.json, "report": .../report.md, "curves": .../curves.png}``.
-    The figure is written first so ``report.md`` never links to a missing image.
+    Returns ``{"summary": .../summary.json, "report": .../report.md, "curves": .../curves.png,
+    "forest": .../forest.png}``. The figures are written first so ``report.md`` never links to
+    a missing image.
     """
     out_dir = Path(out_dir)
     paths = {
         "summary": out_dir / "summary.json",
         "report": out_dir / "report.md",
         "curves": out_dir / "curves.png",
+        "forest": out_dir / "forest.png",
     }
     plot_curves(curves, summary, paths["curves"])
+    plot_forest(summary, paths["forest"])
     atomic_write_json(paths["summary"], summary)
     atomic_write_text(paths["report"], render_report(summary))
     return paths

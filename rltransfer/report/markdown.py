@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rltransfer.analysis.metrics import tail_length
-from rltransfer.analysis.verdict import ALPHA
+from rltransfer.analysis.text import fmt, fmt_metric
+from rltransfer.analysis.verdict import ALPHA, CALIBRATION
+from rltransfer.report.explain import method_paragraph
+
+__all__ = ["fmt", "fmt_metric", "render_report"]
 
 TABLE_METRICS = (
     ("jumpstart", "Jumpstart"),
@@ -14,30 +18,7 @@ TABLE_METRICS = (
     ("time_to_threshold_ratio", "Time-to-threshold ratio"),
     ("prob_improvement", "P(improvement)"),
 )
-
-
-def fmt(x: float | None) -> str:
-    """A number for a human: 3 significant digits, whole numbers from 1000 up, '—' for none."""
-    if x is None:
-        return "—"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
-
-
-def fmt_metric(m: dict[str, Any]) -> str:
-    """``mean [lo, hi]``, with censoring and missing values written out."""
-    if m.get("mean") is None:
-        if m.get("lower_bound") is not None:
-            return f"> {fmt(m['lower_bound'])} (censored)"
-        if m.get("upper_bound") is not None:
-            return f"< {fmt(m['upper_bound'])} (censored)"
-        return "n/a"
-    lo, hi = m.get("ci", [None, None])
-    if lo is None and hi is None:
-        return f"{fmt(m['mean'])} [no CI]"
-    hi_s = "∞)" if hi is None else f"{fmt(hi)}]"
-    return f"{fmt(m['mean'])} [{fmt(lo)}, {hi_s}"
+ACCOUNTINGS = (("metrics", "target-only"), ("metrics_total_cost", "total cost"))
 
 
 def _answers(summary: dict[str, Any]) -> list[str]:
@@ -49,46 +30,46 @@ def _answers(summary: dict[str, Any]) -> list[str]:
 
 
 def _table(summary: dict[str, Any]) -> list[str]:
-    head = ["Method", "Verdict", "Seeds"] + [label for _, label in TABLE_METRICS]
+    head = ["Method", "Accounting", "Verdict", "Seeds"] + [label for _, label in TABLE_METRICS]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in summary["methods"].items():
-        cells = [name, m["verdict"], str(m["seeds"])]
-        cells += [fmt_metric(m["metrics"][key]) for key, _ in TABLE_METRICS]
-        rows.append("| " + " | ".join(cells) + " |")
+        for key, accounting in ACCOUNTINGS:
+            block = m.get(key)
+            if block is None:
+                continue
+            verdict = m["verdict"] if key == "metrics" else "(not used)"
+            cells = [name, accounting, verdict, str(m["seeds"])]
+            cells += [fmt_metric(block.get(k)) for k, _ in TABLE_METRICS]
+            rows.append("| " + " | ".join(cells) + " |")
     return rows
 
 
 def _notes(summary: dict[str, Any]) -> list[str]:
     lines = []
     for name, m in summary["methods"].items():
-        for key, label in TABLE_METRICS:
-            metric = m["metrics"][key]
-            parts = [p for p in (metric.get("censored"), metric.get("note")) if p]
-            if parts:
-                lines.append(f"- {name}, {label.lower()}: {'; '.join(parts)}.")
+        for key, accounting in ACCOUNTINGS:
+            block = m.get(key) or {}
+            for metric, label in TABLE_METRICS:
+                entry = block.get(metric) or {}
+                parts = [p for p in (entry.get("censored"), entry.get("note")) if p]
+                if parts:
+                    lines.append(f"- {name}, {label.lower()} ({accounting}): {'; '.join(parts)}.")
     return lines
 
 
-def _how_to_read(summary: dict[str, Any]) -> list[str]:
+def _metric_lines(summary: dict[str, Any]) -> list[str]:
     base = summary["baseline"]
     lo, hi = summary["score_range"]["low"], summary["score_range"]["high"]
+    src = summary.get("score_range_source") or {}
     k = tail_length(len(summary["grid"]))
     boot = summary.get("bootstrap", {})
-    high_src = "the threshold" if summary.get("threshold") is not None else "the best return seen"
     return [
-        "## How to read this",
-        "",
-        f"Every method was trained on the target task with the same seeds as **{base}** (training "
-        f"from scratch). Seed *k* of a method and seed *k* of {base} share environment seeds, "
-        f"budget and evaluation grid: they form a *seed pair*. *P(t)* is the mean evaluation "
-        "return after *t* target timesteps.",
-        "",
-        f"- **Normalised score**: (P − low) / (high − low), with low = {fmt(lo)} (the return of "
-        f"{base} at t = 0, averaged over seeds: an untrained policy) and high = {fmt(hi)} "
-        f"({high_src}). 0 is untrained, 1 is the target level.",
-        "- **Area**: the area under the normalised curve divided by the length of training, i.e. "
-        "the average normalised score over the training budget. Higher means learned faster "
-        "and/or better.",
+        f"- **Normalised score**: (P − low) / (high − low), with low = {fmt(lo)} "
+        f"({src.get('low', 'the untrained level')}) and high = {fmt(hi)} "
+        f"({src.get('high', 'the target level')}). 0 is untrained, 1 is the target level.",
+        "- **Area**: the area under the normalised curve divided by the length of the compared "
+        "budget, i.e. the average normalised score over it. Higher means learned faster and/or "
+        "better.",
         f"- **Jumpstart**: P(0) of the method minus P(0) of {base}: how much better the method is "
         "before any training on the target task.",
         f"- **Asymptotic gain**: mean return over the last {k} evaluation point(s) (the last 10% "
@@ -106,13 +87,46 @@ def _how_to_read(summary: dict[str, Any]) -> list[str]:
         f"confidence interval from a paired percentile bootstrap over seeds "
         f"({boot.get('resamples', '?')} resamples, generator seed {boot.get('seed', '?')}). "
         "summary.json also holds the interquartile mean (IQM) of each per-pair metric.",
+    ]
+
+
+def _how_to_read(summary: dict[str, Any]) -> list[str]:
+    base = summary["baseline"]
+    steps = summary.get("source_steps")
+    charged = "unknown here" if steps is None else f"{steps:,} here"
+    return [
+        "## How to read this",
         "",
-        f"**Verdict rule.** The per-seed areas of the method and of {base} are compared with a "
-        f"two-sided Welch t-test. If p < {ALPHA:g} the verdict is *positive* when the method's "
+        f"Every method was trained on the target task with the same seeds as **{base}** (training "
+        f"from scratch). Seed *k* of a method and seed *k* of {base} share environment seeds, "
+        f"budget and evaluation grid: they form a *seed pair*. *P(t)* is the mean evaluation "
+        "return after *t* target timesteps. A method is compared with "
+        f"{base} up to the last step that all of their paired runs reached.",
+        "",
+        *_metric_lines(summary),
+        "",
+        "**Two accountings.** *Target-only* compares the curves step for step on the target "
+        "task, ignoring what the source cost. *Total cost* charges every transfer method its "
+        f"source training steps ({charged}): its curve is moved right by that many steps, with "
+        f"the untrained level before, and compared with {base} over {base}'s own budget. There "
+        "the jumpstart is not defined and the time to threshold includes the source steps.",
+        "",
+        f"**Verdict rule.** One test decides, on the target-only accounting: the per-seed areas "
+        f"of the method and of {base} are compared with a two-sided Welch t-test (which does "
+        f"not assume equal spreads). If p < {ALPHA:g} the verdict is *positive* when the method's "
         f"mean area is higher and *negative* when it is lower; otherwise, or when the test "
         "cannot be run (fewer than 2 seed pairs, no variation across seeds), it is "
         "*inconclusive*: the data do not show a difference, which is not proof that there is "
-        "none.",
+        "none. Then the report estimates how many seeds per method would detect the observed "
+        "difference 80% of the time (Colas, Sigaud & Oudeyer, 2018). Other metrics are shown, "
+        "and those whose interval excludes no effect are pointed out, but they never change the "
+        f"verdict: testing each of them too would raise the rate of false alarms. {CALIBRATION}",
+        "",
+        "**Curves from other tools.** Any folder of `target/<method>/seed_<k>/curve.csv` files "
+        "(columns `timesteps,return_mean,return_std,episodes`, first row at t = 0, one method "
+        "named `scratch`) can be analysed with `rltransfer report DIR`; an optional "
+        "`DIR/study.yaml` may give `threshold`, `score_range: {low, high}` and "
+        "`source.timesteps` (the source's cost, for the total-cost accounting).",
     ]
 
 
@@ -136,6 +150,8 @@ def render_report(summary: dict[str, Any]) -> str:
     lines += _answers(summary) or [f"- No method besides {base} was run."]
     lines += ["", "## Results", ""]
     lines += _table(summary)
+    if summary.get("source_steps") is None:
+        lines += ["", f"Total cost: not computed ({summary.get('total_cost_note')})."]
     lines += ["", _baseline_line(summary), ""]
     for name, m in summary["methods"].items():
         lines.append(
@@ -147,6 +163,10 @@ def render_report(summary: dict[str, Any]) -> str:
         lines += ["", "Notes:", ""] + notes
     if summary.get("warnings"):
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in summary["warnings"]]
-    lines += ["", "## Learning curves", "", "![Learning curves](curves.png)", ""]
+    lines += ["", "## Why each verdict", ""]
+    for name in summary["methods"]:
+        lines += method_paragraph(name, summary)
+    lines += ["## Learning curves", "", "![Learning curves](curves.png)", ""]
+    lines += ["## Every metric at a glance", "", "![Forest plot](forest.png)", ""]
     lines += _how_to_read(summary)
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from rltransfer.analysis.align import align_curves, stack
+from rltransfer.analysis.align import align_study
 from rltransfer.analysis.curves import Curve
 from rltransfer.io import atomic_write_bytes
 
@@ -55,22 +55,25 @@ def _draw(ax: Any, grid: np.ndarray, data: np.ndarray, colour: str, label: str, 
 
 
 def render_curves_png(curves: dict[str, dict[int, Curve]], summary: dict[str, Any]) -> bytes:
-    """The figure as PNG bytes: mean curve and 95 % t-band per method, dashed threshold."""
+    """The figure as PNG bytes: mean curve and 95 % t-band per method, dashed threshold.
+
+    Each method is drawn over its paired seeds up to its compared horizon, the baseline over all
+    its seeds up to theirs (see :func:`rltransfer.analysis.align.align_study`).
+    """
     baseline = summary["baseline"]
-    grid, returns = align_curves(curves, baseline)
+    aligned = align_study(curves, baseline)
     fig = Figure(figsize=(7.5, 4.5), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    base = returns[baseline]
-    _draw(
-        ax, grid, stack(base, sorted(base)), BASELINE_COLOUR, f"{baseline} ({len(base)} seeds)", 3
-    )
-    methods = [m for m in sorted(returns) if m != baseline]
-    for i, m in enumerate(methods):
+    base = aligned.baseline_returns
+    label = f"{baseline} ({len(base)} seeds)"
+    _draw(ax, aligned.baseline_grid, base, BASELINE_COLOUR, label, 3)
+    for i, (m, pair) in enumerate(aligned.pairs.items()):
         info = summary.get("methods", {}).get(m, {})
-        label = f"{m} ({info.get('verdict', '?')}, {len(returns[m])} seeds)"
+        upto = f", to t={pair.horizon:,}" if pair.horizon < pair.budget else ""
+        label = f"{m} ({info.get('verdict', '?')}, {len(pair.seeds)} seeds{upto})"
         colour = METHOD_COLOURS[i % len(METHOD_COLOURS)]
-        _draw(ax, grid, stack(returns[m], sorted(returns[m])), colour, label, 1)
+        _draw(ax, pair.grid, pair.transfer, colour, label, 1)
     if summary.get("threshold") is not None:
         ax.axhline(summary["threshold"], color="black", ls="--", lw=1, label="threshold")
     ax.set_xlabel("target timesteps")

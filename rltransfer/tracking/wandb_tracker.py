@@ -55,6 +55,13 @@ class RunTracker:
                 }
             )
 
+    def alert(self, title: str, text: str) -> None:
+        """A W&B alert (e-mail or Slack when online; recorded in the run when offline)."""
+        if self.run is not None:
+            import wandb
+
+            self.run.alert(title=title, text=text, level=wandb.AlertLevel.WARN)
+
     def finish(self, summary: dict[str, Any] | None = None, exit_code: int = 0) -> None:
         if self.run is not None:
             for k, v in (summary or {}).items():
@@ -110,6 +117,33 @@ def tag_runs(spec: WandbSpec, root: Path, run_tags: dict[str, list[str]], tag: s
         run.finish()
 
 
+ACCOUNTINGS = {"target-only": "metrics", "total-cost": "metrics_total_cost"}
+
+
+def metrics_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """One row per (method, accounting, metric): the report's table, flattened for W&B."""
+    rows = []
+    for method, result in summary["methods"].items():
+        for accounting, key in ACCOUNTINGS.items():
+            for metric, value in (result.get(key) or {}).items():
+                if not isinstance(value, dict):
+                    continue
+                ci = value.get("ci") or [None, None]
+                rows.append(
+                    [
+                        method,
+                        result["verdict"],
+                        result["seeds"],
+                        accounting,
+                        metric,
+                        value.get("mean"),
+                        ci[0],
+                        ci[1],
+                    ]
+                )
+    return rows
+
+
 def log_study_summary(
     spec: WandbSpec,
     root: Path,
@@ -117,10 +151,11 @@ def log_study_summary(
     study: str,
     summary: dict[str, Any],
     config: dict[str, Any],
-    plot: Path | None,
+    images: dict[str, Path],
     report: Path | None,
 ) -> str | None:
-    """One summary run: the metrics table, the verdicts and the plot. Returns its id."""
+    """One summary run: the metrics table (both accountings), the verdicts, the report and its
+    images (``{"curves": path, "forest": path}``). Returns its id."""
     if spec.mode == "disabled":
         return None
     import wandb
@@ -136,18 +171,13 @@ def log_study_summary(
         tags=[NEGATIVE_TAG] if negative else [],
         reinit="finish_previous",
     )
-    columns = ["method", "verdict", "seeds", "metric", "mean", "ci_low", "ci_high"]
-    table = wandb.Table(columns=columns)
+    columns = ["method", "verdict", "seeds", "accounting", "metric", "mean", "ci_low", "ci_high"]
+    log: dict[str, Any] = {"metrics": wandb.Table(columns=columns, data=metrics_rows(summary))}
     for method, result in summary["methods"].items():
-        for metric, value in result["metrics"].items():
-            ci = value.get("ci") or [None, None]
-            table.add_data(
-                method, result["verdict"], result["seeds"], metric, value.get("mean"), ci[0], ci[1]
-            )
         run.summary[f"verdict/{method}"] = result["verdict"]
-    log: dict[str, Any] = {"metrics": table}
-    if plot is not None and plot.is_file():
-        log["curves"] = wandb.Image(str(plot))
+    for name, path in images.items():
+        if path.is_file():
+            log[name] = wandb.Image(str(path))
     run.log(log)
     if report is not None and report.is_file():
         run.summary["report"] = report.read_text()

@@ -1,0 +1,100 @@
+"""Runs that need no shared filesystem: inputs and results travel as bytes.
+
+A remote worker gets the source agent's files with its ``RunSpec``, trains in a private
+temporary folder, and returns every file it wrote (the run folder and its W&B offline run). The
+driver then writes them under ``runs/<study>/``, ``meta.json`` last, as a local run would.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rltransfer.io import atomic_write_bytes
+from rltransfer.run import MODEL_FILE, NORMALIZE_FILE, RunSpec, execute_run
+
+
+class RemoteRunError(Exception):
+    """A run failed on a worker; its traceback was written to the run folder."""
+
+
+@dataclass
+class PackedRun:
+    """What a worker sends back: files relative to the run folder and to the W&B folder."""
+
+    meta: dict[str, Any] | None
+    error: str | None
+    run_files: dict[str, bytes] = field(default_factory=dict)
+    wandb_files: dict[str, bytes] = field(default_factory=dict)
+
+
+def pack_inputs(spec: RunSpec) -> dict[str, bytes]:
+    """The source agent's files a target run needs (empty for source and scratch runs)."""
+    if spec.source_dir is None:
+        return {}
+    src = Path(spec.source_dir)
+    return {
+        name: (src / name).read_bytes()
+        for name in (MODEL_FILE, NORMALIZE_FILE)
+        if (src / name).is_file()
+    }
+
+
+def _read_tree(root: Path, pattern: str = "*") -> dict[str, bytes]:
+    """Every regular file under ``root/<pattern>`` (symlinks skipped), keyed by relative path."""
+    if not root.is_dir():
+        return {}
+    files = {}
+    for top in root.glob(pattern):
+        for p in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if p.is_file() and not p.is_symlink():
+                files[str(p.relative_to(root))] = p.read_bytes()
+    return files
+
+
+def run_packed(spec: RunSpec, inputs: dict[str, bytes], progress: Any = None) -> PackedRun:
+    """Execute ``spec`` in a private temporary folder and return everything it wrote.
+
+    The negative-transfer alarm needs the scratch run's folder, which a remote worker cannot
+    see; it is off here.
+    """
+    with tempfile.TemporaryDirectory(prefix="rltransfer-run-") as tmp:
+        root = Path(tmp)
+        source_dir = None
+        if inputs:
+            source_dir = root / "source"
+            for name, data in inputs.items():
+                atomic_write_bytes(source_dir / name, data)
+        local = replace(
+            spec,
+            out_dir=str(root / "run"),
+            wandb_dir=str(root),
+            source_dir=str(source_dir) if source_dir else None,
+            baseline_dir=None,
+        )
+        meta, error = None, None
+        try:
+            meta = execute_run(local, progress)
+        except Exception as e:  # recorded in the run folder by execute_run; reported to the driver
+            error = f"{type(e).__name__}: {e}"
+        except BaseException:
+            traceback.print_exc()
+            raise
+        wandb_runs = _read_tree(root / "wandb", "offline-run-*")
+        return PackedRun(meta, error, _read_tree(root / "run"), wandb_runs)
+
+
+def unpack_result(spec: RunSpec, packed: PackedRun) -> dict[str, Any]:
+    """Write a worker's files into the study folder (``meta.json`` last); raise if it failed."""
+    out = Path(spec.out_dir)
+    for name, data in packed.wandb_files.items():
+        atomic_write_bytes(Path(spec.wandb_dir) / "wandb" / name, data)
+    for name, data in sorted(packed.run_files.items(), key=lambda kv: kv[0] == "meta.json"):
+        atomic_write_bytes(out / name, data)
+    if packed.error is not None:
+        raise RemoteRunError(packed.error)
+    assert packed.meta is not None
+    return packed.meta

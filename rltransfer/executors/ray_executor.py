@@ -1,0 +1,101 @@
+"""The Ray executor: each run is one Ray task, on a laptop or a cluster.
+
+``ray.init(address)`` joins a running cluster (``auto`` or ``HOST:PORT``), or starts a local Ray
+when no address is given. A task declares its resources (CPUs, and a fraction of a GPU so small
+runs can share one) and returns its files to the driver, which writes them: workers need no
+access to ``runs/``. Ray retries a task whose worker was lost (``max_retries``); a run that raises
+is not retried but recorded as failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from rltransfer.executors.base import ProgressFn, Throttled
+from rltransfer.executors.packing import pack_inputs, run_packed, unpack_result
+from rltransfer.run import RunSpec
+
+LOST_WORKER_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None
+    """``None`` starts a local Ray; ``auto`` or ``HOST:PORT`` joins a cluster."""
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+    num_cpus: int | None = None
+    """CPUs of a local Ray started here (``None``: all of this machine's)."""
+
+
+def _remote_run(spec: RunSpec, inputs: dict[str, bytes], progress_queue: Any) -> Any:
+    sink = Throttled(lambda run_id, t: progress_queue.put_nowait((run_id, t)))
+    return run_packed(spec, inputs, sink)
+
+
+class RayExecutor:
+    def __init__(self, progress: ProgressFn, options: RayOptions | None = None):
+        import ray
+        from ray.util.queue import Queue
+
+        self.options = options or RayOptions()
+        self._started_ray = not ray.is_initialized()
+        if self._started_ray:
+            ray.init(
+                address=self.options.address,
+                num_cpus=self.options.num_cpus if self.options.address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        self._ray = ray
+        self._queue = Queue()
+        self._remote = ray.remote(_remote_run).options(
+            num_cpus=self.options.cpus_per_run,
+            num_gpus=self.options.gpus_per_run,
+            max_retries=LOST_WORKER_RETRIES,
+            retry_exceptions=False,
+        )
+        self._progress = progress
+        self._refs: list[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        from ray.util.queue import Empty
+
+        while not self._stop.is_set():
+            try:
+                run_id, t = self._queue.get(timeout=0.5)
+            except Empty:
+                continue
+            except Exception:  # the queue actor is gone: Ray is shutting down
+                return
+            self._progress(run_id, t)
+
+    def submit(self, spec: RunSpec) -> Future[dict[str, Any]]:
+        ref = self._remote.remote(spec, pack_inputs(spec), self._queue)
+        self._refs.append(ref)
+        future: Future[dict[str, Any]] = Future()
+
+        def done(ray_future: Future) -> None:
+            try:
+                future.set_result(unpack_result(spec, ray_future.result()))
+            except BaseException as e:  # includes a task whose worker could not be recovered
+                future.set_exception(e)
+
+        ref.future().add_done_callback(done)
+        return future
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if cancel:
+            for ref in self._refs:
+                self._ray.cancel(ref, force=True)
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if self._started_ray:
+            self._ray.shutdown()

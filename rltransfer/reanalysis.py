@@ -1,0 +1,92 @@
+"""Analyse a study folder from its curves alone: after a study, or for curves from other tools.
+
+A folder needs ``target/<method>/seed_<k>/curve.csv`` files (one method being ``scratch``). An
+optional ``study.yaml`` supplies ``name``, ``threshold``, ``score_range: {low, high}`` and
+``source.timesteps`` (the source's cost, for the total-cost accounting); any other key is ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.config.parse import FieldError, parse_value
+from rltransfer.config.spec import StudySpec
+from rltransfer.errors import UserError
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    study: str
+    threshold: float | None = None
+    low: float | None = None
+    high: float | None = None
+    source_steps: int | None = None
+
+    @classmethod
+    def from_spec(cls, spec: StudySpec) -> AnalysisOptions:
+        return cls(
+            spec.name,
+            spec.threshold,
+            spec.score_range.low,
+            spec.score_range.high,
+            spec.source.timesteps,
+        )
+
+    @classmethod
+    def from_folder(cls, root: Path) -> AnalysisOptions:
+        """Read what ``root/study.yaml`` says, if it exists; the folder name names the study."""
+        path = root / "study.yaml"
+        if not path.is_file():
+            return cls(root.resolve().name)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: must be a mapping")
+
+        def get(dotted: str, tp: Any) -> Any:
+            node: Any = data
+            for key in dotted.split("."):
+                node = node.get(key) if isinstance(node, dict) else None
+            return parse_value(tp, node, dotted)
+
+        try:
+            return cls(
+                study=get("name", str | None) or root.resolve().name,
+                threshold=get("threshold", float | None),
+                low=get("score_range.low", float | None),
+                high=get("score_range.high", float | None),
+                source_steps=get("source.timesteps", int | None),
+            )
+        except FieldError as e:
+            raise UserError(f"{path}: {e}") from None
+
+
+def analyse_study_dir(
+    root: Path, options: AnalysisOptions, extra: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, dict[int, Curve]], dict[str, Path]]:
+    """Compute and write ``summary.json``, ``report.md`` and the plots from the curves alone.
+
+    ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
+    """
+    from rltransfer.analysis.summary import analyze
+    from rltransfer.report import write_report
+
+    curves = load_study_curves(root)
+    summary = analyze(
+        curves,
+        study=options.study,
+        threshold=options.threshold,
+        low=options.low,
+        high=options.high,
+        source_steps=options.source_steps,
+    )
+    summary.update(extra or {})
+    paths = write_report(root, summary, curves)
+    return summary, curves, paths

@@ -1,0 +1,68 @@
+"""Records one run's evaluation curve as it is made.
+
+At each grid point the recorder evaluates the model, logs the point to W&B, rewrites
+``curve.partial.csv`` (so a paired transfer run can compare itself with this one while both
+train), and, for transfer runs, asks the negative-transfer alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rltransfer.alarm import PARTIAL_CURVE, NegativeTransferAlarm
+from rltransfer.analysis.curves import Curve, write_curve
+from rltransfer.tracking import RunTracker
+
+log = logging.getLogger("rltransfer")
+
+
+class CurveRecorder:
+    def __init__(
+        self,
+        out: Path,
+        evaluate: Callable[[Any], tuple[float, float, int]],
+        tracker: RunTracker,
+        alarm: NegativeTransferAlarm | None = None,
+        stop_on_alarm: bool = False,
+    ):
+        self.out = out
+        self.evaluate = evaluate
+        self.tracker = tracker
+        self.alarm = alarm
+        self.stop_on_alarm = stop_on_alarm
+        self.points: list[tuple[int, float, float, int]] = []
+        self.alarms: list[dict[str, Any]] = []
+        self.stopped_early = False
+
+    def curve(self) -> Curve:
+        t, mean, std, n = (np.asarray(c) for c in zip(*self.points, strict=True))
+        return Curve(t.astype(np.int64), mean.astype(float), std.astype(float), n.astype(np.int64))
+
+    def record(self, model: Any, t: int) -> bool:
+        """Evaluate ``model`` at grid point ``t``; return False when training should stop."""
+        mean, std, n = self.evaluate(model)
+        self.points.append((t, mean, std, n))
+        self.tracker.log_eval(t, mean, std, n)
+        write_curve(self.out / PARTIAL_CURVE, self.curve())
+        message = self.alarm.check(self.points) if self.alarm is not None else None
+        if message is None:
+            return True
+        log.warning(message)
+        self.tracker.alert("Negative transfer suspected", message)
+        self.alarms.append({"t": t, "message": message})
+        if self.stop_on_alarm:
+            self.stopped_early = True
+            return False
+        return True
+
+    def finish(self) -> Curve:
+        """Write the final ``curve.csv`` and drop the partial one."""
+        curve = self.curve()
+        write_curve(self.out / "curve.csv", curve)
+        (self.out / PARTIAL_CURVE).unlink(missing_ok=True)
+        return curve

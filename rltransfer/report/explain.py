@@ -1,0 +1,76 @@
+"""One plain-words paragraph per method: what the verdict compared, and what else to know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rltransfer.analysis.text import fmt, fmt_metric
+from rltransfer.analysis.verdict import ALPHA, fmt_p, seeds_sentence
+
+
+def _headline(verdict: str) -> str:
+    return "inconclusive" if verdict == "inconclusive" else f"{verdict} transfer"
+
+
+def _test_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
+    welch = m["tests"]["welch_area"]
+    alpha = welch.get("alpha", ALPHA)
+    n, horizon = m["seeds"], m.get("horizon")
+    span = f"the first {horizon:,} target steps" if horizon is not None else "the training budget"
+    seeds = f"{n} seed" + ("s" if n != 1 else "")
+    out = [
+        f"The verdict compares, seed by seed, the area under each run's normalised learning "
+        f"curve, i.e. its average normalised score over {span}: {name} ({seeds}, mean "
+        f"{fmt(m['area'])}) against {base} on the same seeds (mean {fmt(m.get('area_baseline'))})."
+    ]
+    if welch.get("p") is None:
+        why = m["evidence"].split("no test: ", 1)[-1].rstrip(".")
+        out.append(f"The two-sided Welch t-test could not be run ({why}), so it is inconclusive.")
+        return out
+    diff = welch.get("diff") or 0.0
+    verb = "is" if welch["p"] < alpha else "is not"
+    out.append(
+        f"A two-sided Welch t-test finds the difference of {diff:+.3g} (t = {fmt(welch['t'])}) "
+        f"{'' if welch['p'] < alpha else 'not '}significant: {fmt_p(welch['p'])}, which {verb} "
+        f"below {alpha:g}."
+    )
+    if m["verdict"] == "positive":
+        out.append(f"So {name} learned faster and/or better than {base} on the target task.")
+    elif m["verdict"] == "negative":
+        out.append(f"So {name} learned slower and/or worse than {base} on the target task.")
+    else:
+        out.append(
+            f"This does not show that {name} and {base} are equal: "
+            f"{seeds_sentence(m.get('seeds_needed'), diff)}."
+        )
+    return out
+
+
+def _notable_sentence(m: dict[str, Any]) -> list[str]:
+    clauses = [n["text"].removeprefix("but ") for n in m.get("notable_metrics") or []]
+    if not clauses:
+        return []
+    return ["Worth noting, though it does not change the verdict: " + "; ".join(clauses) + "."]
+
+
+def _total_cost_sentence(name: str, m: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    total, steps = m.get("metrics_total_cost"), summary.get("source_steps")
+    if total is None or steps is None:
+        return []
+    return [
+        f"Charging {name} its {steps:,} source steps (total cost), its area ratio is "
+        f"{fmt_metric(total['area_ratio'])}, its P(improvement) "
+        f"{fmt_metric(total['prob_improvement'])} and its time-to-threshold ratio "
+        f"{fmt_metric(total['time_to_threshold_ratio'])}; the verdict does not use this "
+        "accounting."
+    ]
+
+
+def method_paragraph(name: str, summary: dict[str, Any]) -> list[str]:
+    """Markdown lines: a heading and one paragraph explaining the method's verdict."""
+    m, base = summary["methods"][name], summary["baseline"]
+    sentences = _test_sentences(name, m, base)
+    sentences += _notable_sentence(m)
+    sentences += _total_cost_sentence(name, m, summary)
+    sentences += [f"Note: {w}." for w in m.get("warnings") or []]
+    return [f"### {name}: {_headline(m['verdict'])}", "", " ".join(sentences), ""]

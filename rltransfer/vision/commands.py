@@ -1,0 +1,239 @@
+"""The ``rltransfer encoders | pretrain | probe`` subcommands (argument parsing in ``cli.py``).
+
+Mistakes raise ``UserError`` (exit 2) with a message naming the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rltransfer.config.parse import FieldError, parse_dataclass
+from rltransfer.config.spec import EnvSpec
+from rltransfer.errors import UserError, did_you_mean
+
+REFERENCE_IMAGE = (3, 64, 64)
+REFERENCE_VECTOR = (8,)
+
+
+def add_parsers(sub: Any) -> None:
+    enc = sub.add_parser("encoders", help="list the vision encoders, their groups and sizes")
+    enc.add_argument("name", nargs="?", help="show one encoder")
+    enc.add_argument("--taps", action="store_true", help="also list every tap point")
+    enc.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pre = sub.add_parser("pretrain", help="self-supervised encoder pretraining on env frames")
+    pre.add_argument("--env", action="append", required=True, help="env id or {id, kwargs}")
+    pre.add_argument("--encoder", required=True, help="registry name (rltransfer encoders)")
+    pre.add_argument("--out", required=True, help="weights file to write (.pt or .safetensors)")
+    pre.add_argument("--weights", default="none", help="initial weights (default: none)")
+    pre.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
+    pre.add_argument("--frames", type=int, default=2000, help="frames to collect")
+    pre.add_argument(
+        "--agent", help="a study's result folder: its source agent acts (default: random)"
+    )
+    pre.add_argument("--steps", type=int, default=500, help="gradient steps")
+    pre.add_argument("--batch-size", type=int, default=64)
+    pre.add_argument("--lr", type=float, default=3e-4)
+    pre.add_argument("--objectives", default="mae,atc", help="comma list of mae, atc")
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--device", default="cpu")
+
+    pro = sub.add_parser("probe", help="linear probe of an encoder's layers on labelled images")
+    pro.add_argument("--encoder", required=True)
+    pro.add_argument("--weights", default="none", help="none | torchvision:ENUM | FILE | source")
+    pro.add_argument("--source", help="the SB3 checkpoint (.zip) read by --weights source")
+    pro.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
+    src = pro.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="an ImageFolder: one sub-folder of images per class")
+    src.add_argument("--env", help="env id or {id, kwargs}; labels from info[--label-key]")
+    pro.add_argument("--label-key", default="cell", help="info key (or env attribute) to predict")
+    pro.add_argument("--frames", type=int, default=500, help="frames to collect from --env")
+    pro.add_argument("--size", type=int, default=64, help="image side for --images")
+    pro.add_argument("--taps", default="", help="comma list (default: every layer group)")
+    pro.add_argument("--norms", default="none,l2,standardize,discretize")
+    pro.add_argument("--folds", type=int, default=5)
+    pro.add_argument("--seed", type=int, default=0)
+    pro.add_argument("--device", default="cpu")
+    pro.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def _yaml(text: str, option: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{option}: not valid YAML/JSON: {e}") from None
+
+
+def _env(text: str, option: str) -> EnvSpec:
+    data = _yaml(text, option) if text.lstrip().startswith("{") else text
+    try:
+        spec = parse_dataclass(EnvSpec, data, option)
+        from rltransfer.environments import check_env_spec
+
+        check_env_spec(spec, option).close()
+    except FieldError as e:
+        raise UserError(str(e)) from None
+    return spec
+
+
+def _kwargs(text: str) -> dict[str, Any]:
+    data = _yaml(text, "--encoder-kwargs")
+    if not isinstance(data, dict):
+        raise UserError(f"--encoder-kwargs: must be a mapping, got {text!r}")
+    return data
+
+
+def _encoder(name: str, option: str = "--encoder") -> Any:
+    from rltransfer.vision.registry import get_entry, list_encoders
+
+    if name not in list_encoders():
+        hint = did_you_mean(name, list_encoders())
+        raise UserError(f"{option}: unknown encoder '{name}'{hint}; see `rltransfer encoders`")
+    return get_entry(name)
+
+
+def describe(name: str, taps: bool = False) -> dict[str, Any]:
+    """An encoder's kind, groups and features size on a reference input."""
+    from rltransfer.vision.features import FeatureReader, tap_names
+    from rltransfer.vision.registry import get_entry
+
+    entry = get_entry(name)
+    shape = REFERENCE_IMAGE if entry.kind == "image" else REFERENCE_VECTOR
+    enc = entry.build(shape)
+    dims = FeatureReader(enc, list(enc.groups)).dims if enc.groups else []
+    d = {
+        "name": name,
+        "kind": entry.kind,
+        "input": list(shape),
+        "features": enc.features_dim,
+        "groups": dict(zip(enc.groups, dims, strict=True)),
+        "params": sum(p.numel() for p in enc.parameters()),
+        "weights": f"torchvision:<{name} weights enum>" if entry.torchvision else "file",
+        "description": entry.description,
+    }
+    if taps:
+        d["taps"] = tap_names(enc)
+    return d
+
+
+def cmd_encoders(args: argparse.Namespace) -> int:
+    from rltransfer.vision.registry import list_encoders
+
+    names = [_encoder(args.name, "name").name] if args.name else list_encoders()
+    rows = [describe(n, args.taps) for n in names]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        shape = "×".join(str(s) for s in r["input"])
+        print(
+            f"{r['name']:20s} {r['kind']:6s} features {r['features']} (on {shape})  "
+            f"{r['description']}"
+        )
+        groups = ", ".join(f"{g} ({d})" for g, d in r["groups"].items()) or "none"
+        print(f"    groups: {groups}")
+        if args.taps:
+            print(f"    taps: {', '.join(r['taps'])}")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from rltransfer.vision.pretrain import OBJECTIVES, run_pretrain
+    from rltransfer.vision.weights import WEIGHT_SUFFIXES, WeightsError
+
+    envs = [_env(e, f"--env[{i}]") for i, e in enumerate(args.env)]
+    entry = _encoder(args.encoder)
+    if entry.kind != "image":
+        raise UserError(f"--encoder: {entry.name} reads vectors; pretraining needs an image one")
+    if not args.out.endswith(WEIGHT_SUFFIXES):
+        raise UserError(f"--out: must end in {', '.join(WEIGHT_SUFFIXES)}, got {args.out}")
+    objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    bad = [o for o in objectives if o not in OBJECTIVES]
+    if bad or not objectives:
+        raise UserError(f"--objectives: choose among {', '.join(OBJECTIVES)}, got {bad}")
+    for opt in ("frames", "steps", "batch_size"):
+        if getattr(args, opt) < 1:
+            raise UserError(f"--{opt.replace('_', '-')}: must be >= 1")
+
+    def log(step: int, losses: dict[str, float]) -> None:
+        if step == 1 or step % max(1, args.steps // 10) == 0 or step == args.steps:
+            print(
+                f"step {step}/{args.steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
+            )
+
+    try:
+        path = run_pretrain(
+            envs,
+            entry.name,
+            args.out,
+            frames=args.frames,
+            weights=args.weights,
+            encoder_kwargs=_kwargs(args.encoder_kwargs),
+            log=log,
+            seed=args.seed,
+            agent=args.agent,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            objectives=objectives,
+            lr=args.lr,
+            device=args.device,
+        )
+    except (ValueError, WeightsError, TypeError) as e:
+        raise UserError(f"pretrain: {e}") from None
+    print(f"weights: {path} (use as policy.weights: {path})")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from rltransfer.vision.features import NORMS
+    from rltransfer.vision.probe import images_from_env, images_from_folder, probe
+    from rltransfer.vision.weights import WeightsError
+
+    entry = _encoder(args.encoder)
+    norms = [n.strip() for n in args.norms.split(",") if n.strip()]
+    bad = [n for n in norms if n not in NORMS]
+    if bad or not norms:
+        raise UserError(f"--norms: choose among {', '.join(NORMS)}, got {bad}")
+    try:
+        if args.images:
+            images, labels, classes = images_from_folder(args.images, args.size)
+        else:
+            images, labels, classes = images_from_env(
+                _env(args.env, "--env"), args.frames, args.label_key, args.seed
+            )
+        taps = [t.strip() for t in args.taps.split(",") if t.strip()]
+        rows = probe(
+            entry.name,
+            images,
+            labels,
+            weights=args.weights,
+            taps=taps,
+            norms=norms,
+            folds=args.folds,
+            seed=args.seed,
+            device=args.device,
+            encoder_kwargs=_kwargs(args.encoder_kwargs),
+            source=args.source,
+        )
+    except (ValueError, WeightsError, FileNotFoundError) as e:
+        raise UserError(f"probe: {e}") from None
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    chance = float(np.bincount(labels).max() / len(labels))
+    print(
+        f"{len(labels)} images, {len(classes)} classes, {args.folds}-fold CV, "
+        f"majority class {chance:.3f}"
+    )
+    print(f"{'layer':24s} {'norm':12s} {'dim':>6s}  accuracy")
+    for r in rows:
+        print(f"{r['tap']:24s} {r['norm']:12s} {r['dim']:6d}  {r['accuracy']:.3f} ± {r['std']:.3f}")
+    return 0
+
+
+COMMANDS = {"encoders": cmd_encoders, "pretrain": cmd_pretrain, "probe": cmd_probe}

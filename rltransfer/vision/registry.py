@@ -1,0 +1,117 @@
+"""The encoder registry and factory: ``create_encoder(name, observation_space, weights=...)``.
+
+Entries are registered by name with ``register_encoder``; registering a name twice raises (as
+torchvision's ``register_model`` does). Built-ins live in ``builtin.py`` and ``backbones.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from rltransfer.vision.encoder import Encoder, image_shape
+
+
+@dataclass(frozen=True)
+class EncoderEntry:
+    """``build(in_shape, **kwargs)`` makes the encoder for inputs of shape ``in_shape``
+    ((C, H, W) images or (D,) vectors). ``kind``: ``image`` or ``vector``. ``min_size``: the
+    smallest image side it accepts. ``torchvision``: the torchvision model name whose weight
+    enums it loads (``torchvision:<ENUM>``)."""
+
+    name: str
+    build: Callable[..., Encoder]
+    kind: str
+    description: str
+    min_size: int = 1
+    torchvision: str | None = None
+
+
+ENCODERS: dict[str, EncoderEntry] = {}
+
+
+def register_encoder(
+    name: str,
+    *,
+    kind: str,
+    description: str,
+    min_size: int = 1,
+    torchvision: str | None = None,
+) -> Callable[[Callable[..., Encoder]], Callable[..., Encoder]]:
+    """Decorator registering ``build`` under ``name``; a duplicate name raises ``ValueError``."""
+    if kind not in ("image", "vector"):
+        raise ValueError(f"kind must be 'image' or 'vector', got {kind!r}")
+
+    def decorate(build: Callable[..., Encoder]) -> Callable[..., Encoder]:
+        if name in ENCODERS:
+            raise ValueError(f"encoder '{name}' is already registered")
+        ENCODERS[name] = EncoderEntry(name, build, kind, description, min_size, torchvision)
+        return build
+
+    return decorate
+
+
+def get_entry(name: str) -> EncoderEntry:
+    _load_builtins()
+    if name not in ENCODERS:
+        raise KeyError(f"unknown encoder '{name}'; available: {', '.join(ENCODERS)}")
+    return ENCODERS[name]
+
+
+def list_encoders() -> list[str]:
+    _load_builtins()
+    return list(ENCODERS)
+
+
+def check_space(entry: EncoderEntry, space: gym.Space) -> tuple[int, ...]:
+    """The encoder's input shape for ``space``; ``ValueError`` when it cannot read it."""
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"encoder '{entry.name}' needs a Box observation space, got {space}")
+    shape = image_shape(space)
+    if entry.kind == "image":
+        if len(shape) != 3:
+            raise ValueError(
+                f"encoder '{entry.name}' reads images (C, H, W) or (H, W, C); "
+                f"the observations have shape {tuple(space.shape)}"
+            )
+        if min(shape[1:]) < entry.min_size:
+            raise ValueError(
+                f"encoder '{entry.name}' needs images of at least {entry.min_size}×"
+                f"{entry.min_size} pixels, got {shape[1]}×{shape[2]}"
+            )
+    return shape
+
+
+def create_encoder(
+    name: str,
+    observation_space: gym.Space,
+    weights: str = "none",
+    *,
+    preprocess: dict[str, Any] | None = None,
+    source: str | Path | None = None,
+    **kwargs: Any,
+) -> Encoder:
+    """Build encoder ``name`` for ``observation_space`` and load ``weights``.
+
+    ``weights``: ``none`` | ``torchvision:<ENUM>`` (local torch hub cache only) | a ``.pt`` /
+    ``.safetensors`` file | ``source`` (the encoder inside the SB3 checkpoint ``source``).
+    ``preprocess``: overrides of the recorded preprocessing (``PreprocessSpec`` fields); a
+    difference warns. ``kwargs`` go to the encoder's builder. The result maps
+    (B, C, H, W) floats in [0, 1] (or (B, D) vectors) to (B, features_dim).
+    """
+    from rltransfer.vision.weights import apply_weights, load_weights
+
+    entry = get_entry(name)
+    encoder = entry.build(check_space(entry, observation_space), **kwargs)
+    loaded = load_weights(weights, entry, source=source)
+    apply_weights(encoder, loaded, overrides=preprocess or {})
+    return encoder
+
+
+def _load_builtins() -> None:
+    import rltransfer.vision.backbones
+    import rltransfer.vision.builtin  # noqa: F401
