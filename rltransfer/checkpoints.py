@@ -39,6 +39,21 @@ class SpaceInfo:
         n = int(space.n) if isinstance(space, gym.spaces.Discrete) else None
         return cls(type(space).__name__, tuple(space.shape or ()), n)
 
+    @classmethod
+    def as_policy_sees(cls, space: gym.Space) -> SpaceInfo:
+        """The space as an SB3 checkpoint records it: channel-last images are transposed to
+        channel-first, as SB3's ``VecTransposeImage`` does before the policy sees them."""
+        from stable_baselines3.common.preprocessing import (
+            is_image_space,
+            is_image_space_channels_first,
+        )
+
+        info = cls.of(space)
+        if is_image_space(space, check_channels=False) and not is_image_space_channels_first(space):
+            h, w, c = info.shape
+            return cls(info.kind, (c, h, w), info.n)
+        return info
+
 
 @dataclass(frozen=True)
 class CheckpointInfo:

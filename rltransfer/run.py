@@ -242,6 +242,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "env_steps_trained": int(model.num_timesteps),
         "device": device,
         "transfer": transfer,
+        "vision": getattr(getattr(env, "vision_setup", None), "report", None),
         "alarms": recorder.alarms,
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),

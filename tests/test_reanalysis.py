@@ -51,8 +51,9 @@ def test_study_yaml_supplies_threshold_score_range_and_source_cost(foreign):
     assert summary["study"] == "borrowed"
     assert summary["score_range"] == {"low": 0.0, "high": 150.0}
     assert summary["source_steps"] == 400
-    assert summary["methods"]["warmstart"]["metrics_total_cost"]["area_ratio"]["mean"] < (
-        summary["methods"]["warmstart"]["metrics"]["area_ratio"]["mean"]
+    assert (
+        summary["methods"]["warmstart"]["metrics_total_cost"]["area_ratio"]["mean"]
+        < (summary["methods"]["warmstart"]["metrics"]["area_ratio"]["mean"])
     )
 
 

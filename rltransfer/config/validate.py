@@ -44,7 +44,7 @@ def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
     path = f"{which}.env"
     env = check_env_spec(env_spec, path)
     try:
-        obs, act = SpaceInfo.of(env.observation_space), SpaceInfo.of(env.action_space)
+        obs, act = SpaceInfo.as_policy_sees(env.observation_space), SpaceInfo.of(env.action_space)
         info = algo_info(spec.algo)
         if not isinstance(env.action_space, info.action_spaces):
             kinds = " or ".join(s.__name__ for s in info.action_spaces)
