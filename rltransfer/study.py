@@ -23,7 +23,7 @@ from rltransfer.config.spec import EnvSpec, StudySpec
 from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import make_executor
-from rltransfer.io import atomic_write_text
+from rltransfer.io import atomic_write_text, file_sha256
 from rltransfer.methods import method_class
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
@@ -49,14 +49,6 @@ class StudyResult:
 def _hash(payload: Any) -> str:
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _file_hash(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _env_dict(env: EnvSpec) -> dict[str, Any]:
@@ -95,7 +87,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
     )
     source = None
     if spec.source.checkpoint is not None:
-        source_identity = {"checkpoint_sha256": _file_hash(spec.source.checkpoint)}
+        source_identity = {"checkpoint_sha256": file_sha256(spec.source.checkpoint)}
     else:
         s = spec.source
         source_id = _hash(

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from rltransfer.executors.base import ProgressFn, Throttled
+from rltransfer.executors.base import ProgressFn, ProgressPump, Throttled
 from rltransfer.run import RunSpec, execute_run
 
 
@@ -49,28 +48,16 @@ class ProcessPoolRunExecutor:
         self._manager = ctx.Manager()
         self._queue = self._manager.Queue()
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        self._progress = progress
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            try:
-                run_id, t = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-            self._progress(run_id, t)
+        self._pump = ProgressPump(
+            lambda timeout: self._queue.get(timeout=timeout), (queue.Empty,), progress
+        )
 
     def submit(self, spec: RunSpec) -> Future[dict[str, Any]]:
         return self._pool.submit(_run_in_worker, spec, self._queue)
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._pump.stop()
         self._manager.shutdown()
 
 

@@ -9,12 +9,11 @@ is not retried but recorded as failed.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from rltransfer.executors.base import ProgressFn, Throttled
+from rltransfer.executors.base import ProgressFn, ProgressPump, Throttled
 from rltransfer.executors.packing import pack_inputs, run_packed, unpack_result
 from rltransfer.run import RunSpec
 
@@ -59,23 +58,12 @@ class RayExecutor:
             max_retries=LOST_WORKER_RETRIES,
             retry_exceptions=False,
         )
-        self._progress = progress
-        self._refs: list[Any] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
         from ray.util.queue import Empty
 
-        while not self._stop.is_set():
-            try:
-                run_id, t = self._queue.get(timeout=0.5)
-            except Empty:
-                continue
-            except Exception:  # the queue actor is gone: Ray is shutting down
-                return
-            self._progress(run_id, t)
+        self._refs: list[Any] = []
+        self._pump = ProgressPump(
+            lambda timeout: self._queue.get(timeout=timeout), (Empty,), progress
+        )
 
     def submit(self, spec: RunSpec) -> Future[dict[str, Any]]:
         ref = self._remote.remote(spec, pack_inputs(spec), self._queue)
@@ -95,7 +83,6 @@ class RayExecutor:
         if cancel:
             for ref in self._refs:
                 self._ray.cancel(ref, force=True)
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._pump.stop()
         if self._started_ray:
             self._ray.shutdown()

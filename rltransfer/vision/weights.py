@@ -15,7 +15,6 @@ in the safetensors metadata, or in a JSON sidecar ``<file>.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import warnings
@@ -26,6 +25,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from rltransfer.io import file_sha256
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.preprocess import Preprocess, warn_mismatch
 
@@ -75,7 +75,7 @@ def _torchvision(spec: str, model_name: str | None) -> Weights:
             "nothing is downloaded: copy the file there"
         )
     m = re.search(r"-([a-f0-9]+)\.", path.name)
-    if m and not _sha256(path).startswith(m.group(1)):
+    if m and not file_sha256(path).startswith(m.group(1)):
         warnings.warn(f"{path} does not match the hash in its name", UserWarning, stacklevel=2)
     state = _torch_load(path)
     t = w.transforms()
@@ -90,14 +90,6 @@ def _torchvision(spec: str, model_name: str | None) -> Weights:
         "recipe": meta.get("recipe"),
     }
     return Weights({f"trunk.{k}": v for k, v in state.items()}, pre, provenance)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _torch_load(path: Path) -> Any:
