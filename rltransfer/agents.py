@@ -142,6 +142,19 @@ def _grouped_optimizer(algo: str, kwargs: dict[str, Any]) -> None:
     pk["optimizer_class"] = GROUPED[base]
 
 
+LINEAR_HEADS_ON_IMAGES = ("ppo", "a2c", "dqn")
+"""Algorithms whose SB3 image policies default to ``net_arch=[]``; rltransfer does the same."""
+
+
+def _is_image(encoder: str) -> bool:
+    from rltransfer.vision.registry import get_entry
+
+    try:
+        return get_entry(encoder).kind == "image"
+    except (KeyError, ValueError):
+        return False
+
+
 def build_model(
     algo: str,
     env: Any,
@@ -185,6 +198,8 @@ def build_model(
         pk["features_extractor_kwargs"] = {"config": setup.config}
         if setup.lr_multipliers:
             _grouped_optimizer(algo, kwargs)
+    if "net_arch" not in pk and algo in LINEAR_HEADS_ON_IMAGES and _is_image(spec.encoder):
+        pk["net_arch"] = []  # as SB3's CnnPolicy and DQN do on a CNN: linear heads on features
     model = ALGOS[algo].cls(name, env, seed=seed, device=device, verbose=0, **kwargs)
     if setup is not None and not cached:
         setup.report["model"] = finish_model(model, setup.weights)

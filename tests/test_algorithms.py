@@ -66,3 +66,26 @@ def test_normalized_observations_reuse_source_statistics(tiny_study, tmp_path):
         (root / "target" / "finetune" / "seed_0" / "normalize.json").read_text()
     )
     assert target_stats["count"] > source_stats["count"]  # started from the source's, then updated
+
+
+@pytest.mark.parametrize("net_arch,expected_layers", [(None, 0), ([32], 1)])
+def test_image_encoders_get_linear_heads_unless_asked(net_arch, expected_layers):
+    """Like SB3's CnnPolicy: no hidden layer between a CNN and the heads by default."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from rltransfer.agents import build_model
+    from rltransfer.config.spec import EnvSpec
+    from rltransfer.environments import make_env
+
+    env = DummyVecEnv([lambda: make_env(EnvSpec("rltransfer/PixelGrid-v0", {"size": 36}))])
+    model = build_model(
+        "ppo",
+        env,
+        hyperparams={"n_steps": 16, "batch_size": 16},
+        encoder="nature_cnn",
+        net_arch=net_arch,
+        seed=0,
+        device="cpu",
+    )
+    layers = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+    assert len(layers) == expected_layers

@@ -168,3 +168,21 @@ def test_study_files_name_the_wrappers_briefly() -> None:
          WrapperSpec("GrayscalePixels"), WrapperSpec("StackFrames", {"n": 4})],
     )  # fmt: skip
     assert make_env(spec).observation_space.shape == (40, 40, 4)
+
+
+def test_readme_pixel_cartpole_block_builds() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from rltransfer.config.parse import parse_dataclass
+    from rltransfer.config.spec import EnvSpec
+    from rltransfer.environments import make_env
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("Pixel CartPole, with a longer pole")
+    block = re.compile(r"```yaml\n(.*?)```", re.S).search(readme, start).group(1)
+    env = make_env(parse_dataclass(EnvSpec, yaml.safe_load(block)["target"]["env"], "env"))
+    assert env.observation_space.shape == (64, 64, 4)
+    assert env.unwrapped.length == 1.0
