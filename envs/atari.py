@@ -20,7 +20,15 @@ import gymnasium as gym
 import numpy as np
 
 from . import knobs
-from .base import EnvParameterError, Knob, Param, ParametrisedEnv, declare_params, resolve_params
+from .base import (
+    DelegatingEnv,
+    EnvParameterError,
+    Knob,
+    Param,
+    ParametrisedEnv,
+    declare_params,
+    resolve_params,
+)
 from .wrappers import ResizePixels, StackFrames
 
 
@@ -63,7 +71,7 @@ def import_ale() -> Any:
 
 
 @declare_params
-class AtariFamilyEnv(ParametrisedEnv, gym.Env):
+class AtariFamilyEnv(ParametrisedEnv, DelegatingEnv):
     """An Atari game in a chosen mode and difficulty, preprocessed for a CNN.
 
     Observation: ``Box(0, 255, (size, size, frame_stack), uint8)``: grayscale frames, HWC, oldest
@@ -107,21 +115,6 @@ class AtariFamilyEnv(ParametrisedEnv, gym.Env):
         self.observation_space = self._env.observation_space
         self.action_space = self._env.action_space
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset the emulator (seeded with ``seed`` when given); returns ``(frames, info)``."""
-        super().reset(seed=seed)
-        obs, info = self._env.reset(seed=seed, options=options)
-        return obs, dict(info)
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self._env.step(action)
-        return obs, float(reward), bool(terminated), bool(truncated), dict(info)
-
     def render(self) -> np.ndarray | None:
         """The emulator's RGB screen ``(210, 160, 3)`` uint8 for ``rgb_array``."""
         return self._env.render() if self.render_mode == "rgb_array" else None
-
-    def close(self) -> None:
-        self._env.close()

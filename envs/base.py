@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import gymnasium as gym
+
 AXES = ("appearance", "task", "dynamics", "reward", "observation")
 """What a parameter changes between a source and a target: how observations look (P(X)), the
 goal or layout, the transition function, the reward function, or the observation format."""
@@ -205,3 +207,27 @@ def declare_params(cls: _T) -> _T:
         return_annotation="None",
     )
     return cls
+
+
+class DelegatingEnv(gym.Env):
+    """A family env built around an inner env ``self._env`` (set in ``__init__``).
+
+    ``reset``, ``step`` and ``close`` forward to it; infos are copied into plain dicts and
+    rewards and flags into Python types. ``reset`` seeds this env's RNG too.
+    """
+
+    _env: gym.Env
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        obs, info = self._env.reset(seed=seed, options=options)
+        return obs, dict(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self._env.step(action)
+        return obs, float(reward), bool(terminated), bool(truncated), dict(info)
+
+    def close(self) -> None:
+        self._env.close()

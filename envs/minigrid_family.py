@@ -19,7 +19,15 @@ import gymnasium as gym
 import numpy as np
 
 from . import knobs
-from .base import EnvParameterError, Knob, Param, ParametrisedEnv, declare_params, resolve_params
+from .base import (
+    DelegatingEnv,
+    EnvParameterError,
+    Knob,
+    Param,
+    ParametrisedEnv,
+    declare_params,
+    resolve_params,
+)
 
 COLOR_NAMES = ("blue", "green", "grey", "purple", "red", "yellow")  # MiniGrid's six colours
 
@@ -86,7 +94,7 @@ class _Recolour(gym.Wrapper):
 
 
 @declare_params
-class MiniGridFamilyEnv(ParametrisedEnv, gym.Env):
+class MiniGridFamilyEnv(ParametrisedEnv, DelegatingEnv):
     """A MiniGrid task observed as RGB pixels.
 
     Observation: ``Box(0, 255, (7 * tile_size, 7 * tile_size, 3), uint8)`` HWC for
@@ -123,23 +131,8 @@ class MiniGridFamilyEnv(ParametrisedEnv, gym.Env):
         self.observation_space = self._env.observation_space
         self.action_space = self._env.action_space
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset MiniGrid (seeded with ``seed`` when given); returns ``(image, info)``."""
-        super().reset(seed=seed)
-        obs, info = self._env.reset(seed=seed, options=options)
-        return obs, dict(info)
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self._env.step(action)
-        return obs, float(reward), bool(terminated), bool(truncated), dict(info)
-
     def render(self) -> np.ndarray | None:
         """The whole map, highlighted view included, ``(H, W, 3)`` uint8 for ``rgb_array``."""
         if self.render_mode != "rgb_array":
             return None
         return self._env.unwrapped.get_frame(highlight=True, tile_size=self.tile_size)
-
-    def close(self) -> None:
-        self._env.close()

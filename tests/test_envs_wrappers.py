@@ -186,3 +186,25 @@ def test_readme_pixel_cartpole_block_builds() -> None:
     env = make_env(parse_dataclass(EnvSpec, yaml.safe_load(block)["target"]["env"], "env"))
     assert env.observation_space.shape == (64, 64, 4)
     assert env.unwrapped.length == 1.0
+
+
+def test_delegating_env_forwards_and_converts():
+    """The base of the MiniGrid and Atari families forwards to its inner env."""
+    import gymnasium as gym
+    import numpy as np
+    from rltransfer.envs.base import DelegatingEnv
+
+    class Outer(DelegatingEnv):
+        def __init__(self):
+            self._env = gym.make("CartPole-v1")
+            self.observation_space = self._env.observation_space
+            self.action_space = self._env.action_space
+
+    outer, inner = Outer(), gym.make("CartPole-v1")
+    obs, info = outer.reset(seed=3)
+    np.testing.assert_array_equal(obs, inner.reset(seed=3)[0])
+    assert type(info) is dict
+    step = outer.step(1)
+    np.testing.assert_array_equal(step[0], inner.step(1)[0])
+    assert type(step[1]) is float and type(step[2]) is bool
+    outer.close()
