@@ -104,6 +104,18 @@ def _schedule(value: str, path: str) -> LinearSchedule:
     raise FieldError(path, f"schedule must be a number or 'lin_<number>', got {value!r}")
 
 
+def scaled_schedule(value: float | str | None, mult: float, algo: str | None = None) -> Any:
+    """A learning rate (number, ``lin_<number>`` or None = ``algo``'s default) times ``mult``,
+    in the same form."""
+    if value is None:
+        if algo is None:
+            raise ValueError("the algorithm is needed to scale its default learning rate")
+        value = inspect.signature(ALGOS[algo].cls.__init__).parameters["learning_rate"].default
+    if isinstance(value, str):
+        return f"lin_{float(_schedule(value, 'learning_rate')(1.0)) * mult!r}"
+    return float(value) * mult
+
+
 def sb3_kwargs(algo: str, hyperparams: dict[str, Any], net_arch: Any | None) -> dict[str, Any]:
     """Turn checked study hyperparameters into SB3 constructor kwargs (without env/seed/device
     and without the features extractor)."""

@@ -61,6 +61,8 @@ class CheckpointInfo:
     observation_space: SpaceInfo
     action_space: SpaceInfo
     num_timesteps: int
+    exploration_rate: float | None = None
+    """DQN's ε when the checkpoint was saved (its exploration schedule's last value)."""
 
 
 def _space_from_json(entry: dict[str, Any]) -> SpaceInfo:
@@ -79,6 +81,10 @@ def _algo_from_data(data: dict[str, Any]) -> str:
     return "ppo" if "clip_range" in data else "a2c"
 
 
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     try:
         with zipfile.ZipFile(path) as z:
@@ -93,6 +99,7 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
             observation_space=_space_from_json(data["observation_space"]),
             action_space=_space_from_json(data["action_space"]),
             num_timesteps=int(data.get("num_timesteps", 0)),
+            exploration_rate=_float_or_none(data.get("exploration_rate")),
         )
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"cannot read its spaces ({e})") from None

@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list the testbed's environment families")
     envs.add_argument("--json", action="store_true", help="machine-readable output")
 
-    sub.add_parser("methods", help="list the available transfer methods")
+    methods = sub.add_parser("methods", help="list the available transfer methods")
+    methods.add_argument("--json", action="store_true", help="print JSON (kinds, options)")
 
     from rltransfer.vision.commands import add_parsers
 
@@ -140,8 +141,23 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 def _cmd_methods(args: argparse.Namespace) -> int:
     from rltransfer.methods import METHODS
 
-    for kind, cls in METHODS.items():
-        print(f"{kind:12s} transfers {cls.transfers}: {cls.description}")
+    listing = {
+        kind: {
+            "transfers": cls.transfers,
+            "description": cls.description,
+            "options": cls.option_defaults(),
+        }
+        for kind, cls in sorted(METHODS.items())
+    }
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return EXIT_OK
+    width = max(map(len, listing))
+    for kind, m in listing.items():
+        print(f"{kind:{width}s}  transfers {m['transfers']}: {m['description']}")
+        if m["options"]:
+            opts = ", ".join(f"{k}={v}" for k, v in m["options"].items())
+            print(f"{'':{width}s}  options: {opts}")
     return EXIT_OK
 
 

@@ -3,6 +3,8 @@
 A folder needs ``target/<method>/seed_<k>/curve.csv`` files (one method being ``scratch``). An
 optional ``study.yaml`` supplies ``name``, ``threshold``, ``score_range: {low, high}`` and
 ``source.timesteps`` (the source's cost, for the total-cost accounting); any other key is ignored.
+Curves with the source columns (``eval.on_source``) add forgetting; runs' ``meta.json`` files, when
+present, add what each method transferred.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def analyse_study_dir(
     ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
     """
     from rltransfer.analysis.summary import analyze
+    from rltransfer.analysis.transfer_summary import add_transfer_summaries
     from rltransfer.report import write_report
 
     curves = load_study_curves(root)
@@ -87,6 +90,7 @@ def analyse_study_dir(
         high=options.high,
         source_steps=options.source_steps,
     )
+    add_transfer_summaries(summary, root)
     summary.update(extra or {})
     paths = write_report(root, summary, curves)
     return summary, curves, paths

@@ -2,7 +2,8 @@
 
 At each grid point the recorder evaluates the model, logs the point to W&B, rewrites
 ``curve.partial.csv`` (so a paired transfer run can compare itself with this one while both
-train), and, for transfer runs, asks the negative-transfer alarm.
+train), and, for transfer runs, asks the negative-transfer alarm. With ``eval.on_source`` it also
+evaluates on the source env at each point; those returns become the ``source_*`` columns.
 """
 
 from __future__ import annotations
@@ -29,25 +30,43 @@ class CurveRecorder:
         tracker: RunTracker,
         alarm: NegativeTransferAlarm | None = None,
         stop_on_alarm: bool = False,
+        on_source: Callable[[Any], tuple[float, float, int]] | None = None,
     ):
+        """``evaluate(model)`` and ``on_source(model)`` return (mean return, std, episodes) on
+        the target and on the source env; ``on_source`` is None unless ``eval.on_source``."""
         self.out = out
         self.evaluate = evaluate
         self.tracker = tracker
         self.alarm = alarm
         self.stop_on_alarm = stop_on_alarm
+        self.on_source = on_source
         self.points: list[tuple[int, float, float, int]] = []
+        self.source_points: list[tuple[float, float, int]] = []
         self.alarms: list[dict[str, Any]] = []
         self.stopped_early = False
 
     def curve(self) -> Curve:
         t, mean, std, n = (np.asarray(c) for c in zip(*self.points, strict=True))
-        return Curve(t.astype(np.int64), mean.astype(float), std.astype(float), n.astype(np.int64))
+        source: dict[str, Any] = {}
+        if self.on_source is not None:
+            s_mean, s_std, s_n = (np.asarray(c) for c in zip(*self.source_points, strict=True))
+            source = {
+                "source_return_mean": s_mean.astype(float),
+                "source_return_std": s_std.astype(float),
+                "source_episodes": s_n.astype(np.int64),
+            }
+        return Curve(
+            t.astype(np.int64), mean.astype(float), std.astype(float), n.astype(np.int64), **source
+        )
 
     def record(self, model: Any, t: int) -> bool:
         """Evaluate ``model`` at grid point ``t``; return False when training should stop."""
         mean, std, n = self.evaluate(model)
+        source = self.on_source(model) if self.on_source is not None else None
         self.points.append((t, mean, std, n))
-        self.tracker.log_eval(t, mean, std, n)
+        if source is not None:
+            self.source_points.append(source)
+        self.tracker.log_eval(t, mean, std, n, source=source)
         write_curve(self.out / PARTIAL_CURVE, self.curve())
         message = self.alarm.check(self.points) if self.alarm is not None else None
         if message is None:

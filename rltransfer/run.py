@@ -57,6 +57,8 @@ class RunSpec:
     """The scratch run of the same seed, watched by the negative-transfer alarm."""
     threshold: float | None = None
     stop_on_negative: bool = False
+    source_env: EnvSpec | None = None
+    """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
 
 
 def is_complete(out_dir: Path, run_id: str) -> bool:
@@ -71,33 +73,54 @@ def is_complete(out_dir: Path, run_id: str) -> bool:
     return m.get("status") == STATUS_COMPLETE and m.get("run_id") == run_id
 
 
-def _make_train_env(spec: RunSpec) -> Any:
+def _source_model_path(spec: RunSpec) -> str | None:
+    if spec.source_checkpoint is not None:
+        return spec.source_checkpoint
+    return str(Path(spec.source_dir) / MODEL_FILE) if spec.source_dir else None
+
+
+def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
+    """The run's training env and its ``BuildPlan`` (which ``method`` may have changed)."""
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     from rltransfer.agents import resolve_device
     from rltransfer.environments import make_env
+    from rltransfer.methods import BuildPlan
     from rltransfer.vision.plan import prepare_env
 
     n_envs = int(spec.hyperparams.get("n_envs", 1))
     venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
+    plan = BuildPlan(
+        spec.algo,
+        spec.policy,
+        dict(spec.hyperparams),
+        venv.observation_space,
+        venv.action_space,
+    )
+    if method is not None:
+        method.configure(plan, source)
     # The run's vision setup: weights (the source agent's encoder for ``weights: source`` in a
     # transfer run), and the frozen-feature cache, which turns observations into features here.
-    source = spec.source_checkpoint or (
-        str(Path(spec.source_dir) / MODEL_FILE) if spec.source_dir else None
-    )
-    device = resolve_device(spec.device, spec.policy.encoder)
+    device = resolve_device(spec.device, plan.policy.encoder)
     if isinstance(venv.observation_space, gym.spaces.Box):
-        venv = prepare_env(venv, spec.policy, device=device, seed=spec.seed, source=source)
+        venv = prepare_env(
+            venv,
+            plan.policy,
+            device=device,
+            seed=spec.seed,
+            source=_source_model_path(spec),
+            extra=plan.extractor,
+        )
     setup = getattr(venv, "vision_setup", None)
-    normalize = spec.hyperparams.get("normalize", False)
+    normalize = plan.hyperparams.get("normalize", False)
     if normalize:
         kwargs = dict(normalize) if isinstance(normalize, dict) else {}
-        kwargs.setdefault("gamma", spec.hyperparams.get("gamma", 0.99))
+        kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
         venv = VecNormalize(venv, **kwargs)
     venv.vision_setup = setup
-    return venv
+    return venv, plan
 
 
 def _source_artifact(spec: RunSpec) -> Any:
@@ -168,7 +191,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
 
     from rltransfer.agents import build_model, resolve_device
     from rltransfer.alarm import NegativeTransferAlarm
-    from rltransfer.evaluation import EvalGridCallback, Evaluator, eval_grid
+    from rltransfer.evaluation import EvalGridCallback, Evaluator, SourceEvaluator, eval_grid
     from rltransfer.methods import TransferContext, method_class
     from rltransfer.recorder import CurveRecorder
     from rltransfer.tracking import open_run_tracker, run_tags
@@ -176,22 +199,24 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
     device = resolve_device(spec.device, spec.policy.encoder)
-    env = _make_train_env(spec)
-    model = build_model(
-        spec.algo,
-        env,
-        hyperparams=spec.hyperparams,
-        encoder=spec.policy.encoder,
-        net_arch=spec.policy.net_arch,
-        seed=spec.seed,
-        device=device,
-    )
     method = None
-    transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
     if spec.method is not None:
         cls = method_class(spec.method.method, "method")
         method = cls(cls.parse_options(spec.method.options, "options"))
-        transfer = method.apply(TransferContext(model, env, _source_artifact(spec)))
+    source = _source_artifact(spec)
+    env, plan = _make_train_env(spec, method, source)
+    model = build_model(
+        spec.algo,
+        env,
+        hyperparams=plan.hyperparams,
+        encoder=plan.policy.encoder,
+        net_arch=plan.policy.net_arch,
+        seed=spec.seed,
+        device=device,
+    )
+    transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
+    if method is not None:
+        transfer = method.apply(TransferContext(model, env, source))
     evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
     tracker = open_run_tracker(
         spec.wandb,
@@ -206,7 +231,12 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     alarm = None
     if spec.baseline_dir is not None:
         alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
-    recorder = CurveRecorder(out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative)
+    on_source = None
+    if spec.source_env is not None:
+        on_source = SourceEvaluator(spec.source_env, spec.eval, spec.eval_seed, train_env=env)
+    recorder = CurveRecorder(
+        out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative, on_source=on_source
+    )
     exit_code = 1
     try:
         recorder.record(model, 0)
@@ -224,7 +254,11 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         final = {"final_return": recorder.points[-1][1]} if recorder.points else None
         tracker.finish(final, exit_code=exit_code)
         evaluator.close()
+        if on_source is not None:
+            on_source.close()
     recorder.finish()
+    if method is not None:
+        transfer.update(method.after_training(model))
     _save_model(model, out)
     env.close()
     return {
@@ -243,6 +277,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "device": device,
         "transfer": transfer,
         "vision": getattr(getattr(env, "vision_setup", None), "report", None),
+        "source_eval": on_source.describe() if on_source is not None else None,
         "alarms": recorder.alarms,
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),

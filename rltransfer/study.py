@@ -55,6 +55,12 @@ def _env_dict(env: EnvSpec) -> dict[str, Any]:
     return {"id": env.id, "kwargs": env.kwargs, "wrappers": [vars(w) for w in env.wrappers]}
 
 
+def _eval_identity(spec: StudySpec) -> dict[str, Any]:
+    """The evaluation settings in a run id. ``on_source`` is left out: it changes only target
+    runs, through their own ``source_eval`` key, so turning it off keeps every older run id."""
+    return {k: v for k, v in vars(spec.eval).items() if k != "on_source"}
+
+
 @dataclass
 class Plan:
     source: RunSpec | None
@@ -72,7 +78,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         "algo": spec.algo,
         "hyperparams": spec.hyperparams,
         "policy": vars(spec.policy),
-        "eval": vars(spec.eval),
+        "eval": _eval_identity(spec),
     }
     shared = dict(
         algo=spec.algo,
@@ -116,6 +122,11 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
     def baseline_dir(seed: int) -> str:
         return str(root / "target" / BASELINE / f"seed_{seed}")
 
+    # Forgetting: every target run (scratch too) is also evaluated on the source env. The key is
+    # only added when on, so studies without it keep their run ids.
+    source_env = spec.source.env if spec.eval.on_source else None
+    source_eval = {"source_eval": _env_dict(source_env)} if source_env is not None else {}
+
     for m in spec.methods:
         needs_source = method_class(m.method, "method").needs_source
         # Stopping on the alarm changes the result, so it is part of a transfer run's identity.
@@ -131,6 +142,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     "method": {"method": m.method, "options": m.options},
                     "source": source_identity if needs_source else None,
                     "stop_on_negative": {"threshold": spec.threshold} if stops else None,
+                    **source_eval,
                 }
             )
             targets.append(
@@ -149,6 +161,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     baseline_dir=None if m.method == BASELINE else baseline_dir(seed),
                     threshold=spec.threshold,
                     stop_on_negative=stops,
+                    source_env=source_env,
                     **shared,
                 )
             )
@@ -221,7 +234,7 @@ def _track_summary(
         study=spec.name,
         summary=summary,
         config=spec.to_dict(),
-        images={k: paths[k] for k in ("curves", "forest") if k in paths},
+        images={k: paths[k] for k in ("curves", "forest", "curves_source") if k in paths},
         report=paths.get("report"),
     )
 

@@ -61,7 +61,8 @@ def test_normalized_observations_reuse_source_statistics(tiny_study, tmp_path):
     source_stats = json.loads((root / "source" / "normalize.json").read_text())
     assert source_stats["count"] > 512  # updated during source training
     meta = json.loads((root / "target" / "finetune" / "seed_0" / "meta.json").read_text())
-    assert meta["transfer"]["normalization"].startswith("source statistics reused")
+    assert meta["transfer"]["normalization"]["mode"] == "reuse"
+    assert meta["transfer"]["normalization"]["vecnormalize"].startswith("source statistics reused")
     target_stats = json.loads(
         (root / "target" / "finetune" / "seed_0" / "normalize.json").read_text()
     )

@@ -45,6 +45,8 @@ def test_methods_lists_only_implemented_methods(capsys):
 
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
-    assert set(METHODS) == {"scratch", "finetune"}
-    for kind in METHODS:
+    assert {"scratch", "finetune", "freeze", "layerwise", "shrink_perturb", "adapt"} <= set(METHODS)
+    for kind, cls in METHODS.items():
         assert kind in out
+        # a listed method is implemented: it overrides apply
+        assert cls.apply is not METHODS["scratch"].__mro__[1].apply, kind

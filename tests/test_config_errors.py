@@ -124,8 +124,8 @@ CASES = [
     ),
     (
         "method-option-unknown",
-        [("methods", ["scratch", {"name": "ft", "method": "finetune", "lr": 1e-4}])],
-        ["methods[1].lr: unknown option: 'finetune' takes no options"],
+        [("methods", ["scratch", {"name": "ft", "method": "finetune", "lr_multi": 0.5}])],
+        ["methods[1].lr_multi: unknown key (did you mean 'lr_mult'?)"],
     ),
     ("negative-seed", [("seeds", [0, -1])], ["seeds: must be distinct non-negative integers"]),
     ("missing-target", [("-", "target")], ["target: is required"]),

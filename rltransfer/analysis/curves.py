@@ -1,7 +1,10 @@
 """Learning curves: the evaluation return on a grid of target timesteps, starting at t = 0.
 
-A curve on disk is ``curve.csv`` with the columns ``timesteps,return_mean,return_std,episodes``
-(more columns may follow; they are ignored here).
+A curve on disk is ``curve.csv`` with the columns ``timesteps,return_mean,return_std,episodes``.
+More columns may follow. Of those, ``source_return_mean,source_return_std,source_episodes`` (the
+return on the source task at the same grid points, written when ``eval.on_source`` is on) are
+read when present; ``nan`` there means the run could not be evaluated on the source. Any other
+column is ignored.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from rltransfer.errors import UserError
 from rltransfer.io import atomic_write_text
 
 CURVE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes")
+SOURCE_COLUMNS = ("source_return_mean", "source_return_std", "source_episodes")
 
 
 @dataclass(frozen=True)
@@ -29,25 +34,58 @@ class Curve:
         return_mean: shape (G,), mean undiscounted episode return over the evaluation episodes.
         return_std: shape (G,), standard deviation of those returns.
         episodes: shape (G,), int64, number of evaluation episodes behind each point.
+        source_return_mean, source_return_std: shape (G,) or None, the same on the source task
+            (``eval.on_source``); nan where the run could not be evaluated there.
+        source_episodes: shape (G,), int64, or None: episodes behind each source point.
     """
 
     timesteps: np.ndarray
     return_mean: np.ndarray
     return_std: np.ndarray
     episodes: np.ndarray
+    source_return_mean: np.ndarray | None = None
+    source_return_std: np.ndarray | None = None
+    source_episodes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.timesteps)
+
+    @property
+    def has_source(self) -> bool:
+        """True when the curve carries the return on the source task."""
+        return self.source_return_mean is not None
+
+    def on_source(self) -> Curve:
+        """The source-task curve on the same grid, as a plain curve (needs ``has_source``)."""
+        if self.source_return_mean is None:
+            raise ValueError("this curve has no source-task columns")
+        g = len(self.timesteps)
+        std = self.source_return_std
+        n = self.source_episodes
+        return Curve(
+            self.timesteps,
+            np.asarray(self.source_return_mean, dtype=np.float64),
+            np.full(g, np.nan) if std is None else np.asarray(std, dtype=np.float64),
+            np.zeros(g, np.int64) if n is None else np.asarray(n, dtype=np.int64),
+        )
 
 
 def curve_to_csv(curve: Curve) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CURVE_COLUMNS)
-    for t, m, s, e in zip(
-        curve.timesteps, curve.return_mean, curve.return_std, curve.episodes, strict=True
+    src = curve.on_source() if curve.has_source else None
+    w.writerow(CURVE_COLUMNS + (SOURCE_COLUMNS if src else ()))
+    for i, (t, m, s, e) in enumerate(
+        zip(curve.timesteps, curve.return_mean, curve.return_std, curve.episodes, strict=True)
     ):
-        w.writerow([int(t), repr(float(m)), repr(float(s)), int(e)])
+        row = [int(t), repr(float(m)), repr(float(s)), int(e)]
+        if src is not None:
+            row += [
+                repr(float(src.return_mean[i])),
+                repr(float(src.return_std[i])),
+                int(src.episodes[i]),
+            ]
+        w.writerow(row)
     return buf.getvalue()
 
 
@@ -63,19 +101,27 @@ def read_curve(path: str | Path) -> Curve:
     except OSError as e:
         raise UserError(f"{path}: cannot read curve ({e.strerror})") from None
     rows = list(csv.reader(io.StringIO(text)))
-    if not rows or tuple(c.strip() for c in rows[0][:4]) != CURVE_COLUMNS:
+    header = [c.strip() for c in rows[0]] if rows else []
+    if tuple(header[:4]) != CURVE_COLUMNS:
         raise UserError(f"{path}: the first line must start with {','.join(CURVE_COLUMNS)}")
+    where = [header.index(c) for c in SOURCE_COLUMNS if c in header[4:]]
+    if where and len(where) != len(SOURCE_COLUMNS):
+        raise UserError(f"{path}: give all of the columns {','.join(SOURCE_COLUMNS)} or none")
     cols: list[list[float]] = [[], [], [], []]
+    src: list[list[float]] = [[] for _ in where]
     for lineno, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         try:
             values = [float(x) for x in row[:4]]
+            extra = [float(row[i]) for i in where]
         except (ValueError, IndexError):
-            raise UserError(f"{path}:{lineno}: expected 4 numbers, got {row!r}") from None
+            raise UserError(
+                f"{path}:{lineno}: expected {4 + len(where)} numbers, got {row!r}"
+            ) from None
         if len(values) < 4:
             raise UserError(f"{path}:{lineno}: expected 4 numbers, got {row!r}")
-        for c, v in zip(cols, values, strict=True):
+        for c, v in zip(cols + src, values + extra, strict=True):
             c.append(v)
     if not cols[0]:
         raise UserError(f"{path}: the curve has no points")
@@ -84,15 +130,33 @@ def read_curve(path: str | Path) -> Curve:
         raise UserError(f"{path}: timesteps must be strictly increasing")
     if not np.all(np.isfinite(cols[1])):
         raise UserError(f"{path}: return_mean holds a value that is not finite")
+    if src and not np.all(np.isfinite(src[2])):
+        raise UserError(f"{path}: source_episodes holds a value that is not finite")
     return Curve(
         timesteps=t,
         return_mean=np.asarray(cols[1], dtype=np.float64),
         return_std=np.asarray(cols[2], dtype=np.float64),
         episodes=np.asarray(cols[3], dtype=np.int64),
+        source_return_mean=np.asarray(src[0], dtype=np.float64) if src else None,
+        source_return_std=np.asarray(src[1], dtype=np.float64) if src else None,
+        source_episodes=np.asarray(src[2]).astype(np.int64) if src else None,
     )
 
 
 _SEED_DIR = re.compile(r"^seed_(\d+)$")
+
+
+def run_dirs(study_dir: str | Path) -> Iterator[tuple[str, int, Path]]:
+    """``(method, seed, folder)`` of every ``target/<method>/seed_<k>/`` under ``study_dir``, in
+    name order; nothing when there is no ``target`` folder."""
+    target = Path(study_dir) / "target"
+    if not target.is_dir():
+        return
+    for method_dir in sorted(p for p in target.iterdir() if p.is_dir()):
+        for seed_dir in sorted(p for p in method_dir.iterdir() if p.is_dir()):
+            m = _SEED_DIR.match(seed_dir.name)
+            if m:
+                yield method_dir.name, int(m.group(1)), seed_dir
 
 
 def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
@@ -106,13 +170,9 @@ def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
             f"{study_dir}: no 'target' folder (expected target/<method>/seed_<k>/curve.csv)"
         )
     out: dict[str, dict[int, Curve]] = {}
-    for method_dir in sorted(p for p in target.iterdir() if p.is_dir()):
-        for seed_dir in sorted(p for p in method_dir.iterdir() if p.is_dir()):
-            m = _SEED_DIR.match(seed_dir.name)
-            if m and (seed_dir / "curve.csv").is_file():
-                out.setdefault(method_dir.name, {})[int(m.group(1))] = read_curve(
-                    seed_dir / "curve.csv"
-                )
+    for method, seed, folder in run_dirs(study_dir):
+        if (folder / "curve.csv").is_file():
+            out.setdefault(method, {})[seed] = read_curve(folder / "curve.csv")
     if not out:
         raise UserError(f"{target}: no curve.csv found under target/<method>/seed_<k>/")
     return out

@@ -13,7 +13,9 @@ Shape of the result (every number is finite or ``None``; nothing else is NaN-lik
                         "metrics": {metric: {"mean", "iqm", "ci": [lo, hi], "note", ...}},
                         "metrics_total_cost": same shape as "metrics", or None,
                         "tests": {"welch_area": {"t", "p", "alpha", "diff", "sd_method",
-                                                 "sd_baseline"}}}}}
+                                                 "sd_baseline"}},
+                        "forgetting": {...} (only with source columns, see
+                                      :mod:`rltransfer.analysis.forgetting`)}}}
 
 ``grid`` is the reference grid (the baseline's longest); a method is compared on the reference
 points up to its own ``horizon`` (see :mod:`rltransfer.analysis.align`).
@@ -30,6 +32,7 @@ from rltransfer.analysis import metrics as M
 from rltransfer.analysis.accounting import target_only_metrics, total_cost_metrics
 from rltransfer.analysis.align import Paired, align_study, unpaired_seeds
 from rltransfer.analysis.curves import Curve
+from rltransfer.analysis.forgetting import forgetting_summary
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
 from rltransfer.analysis.verdict import ALPHA, decide, notable_metrics, with_notes
 from rltransfer.errors import UserError
@@ -39,8 +42,8 @@ _F = finite_or_none
 
 def method_rng(seed: int, method: str, stream: int = 0) -> np.random.Generator:
     """The generator for one method's bootstrap: depends on ``seed``, the method's name and the
-    ``stream`` (0 target-only, 1 total cost) only, so adding or removing another method, or the
-    other accounting, does not change this method's intervals."""
+    ``stream`` (0 target-only, 1 total cost, 2 forgetting) only, so adding or removing another
+    method, or another accounting, does not change this method's intervals."""
     key = [seed, zlib.crc32(method.encode("utf-8"))] + ([stream] if stream else [])
     return np.random.default_rng(key)
 
@@ -164,6 +167,14 @@ def analyze(
         m: _method_summary(pair, lo, hi, threshold, source_steps, seed, n_resamples, baseline)
         for m, pair in aligned.pairs.items()
     }
+    forgetting = forgetting_summary(
+        {m: curves[m] for m in [baseline, *aligned.pairs]},
+        baseline,
+        lambda m: method_rng(seed, m, 2),
+        n_resamples,
+    )
+    for m, block in forgetting.items():
+        out_methods[m]["forgetting"] = block
     warnings = [
         f"method '{m}': seed(s) {s} have no {baseline} run with the same seed and were left out"
         for m, s in unpaired_seeds(curves, baseline).items()

@@ -41,6 +41,13 @@ def parse_value(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            hint = did_you_mean(str(value), [str(c) for c in choices])
+            listed = ", ".join(str(c) for c in choices)
+            raise FieldError(path, f"must be one of {listed}, got {value!r}{hint}")
+        return value
     if origin in (Union, types.UnionType):
         options = typing.get_args(tp)
         if value is None:
@@ -92,7 +99,8 @@ def parse_value(tp: Any, value: Any, path: str) -> Any:
 
 
 def parse_dataclass(cls: type, data: Any, path: str) -> Any:
-    """Build dataclass ``cls`` from a mapping; ``cls.coerce`` may first expand shorthands."""
+    """Build dataclass ``cls`` from a mapping; ``cls.coerce`` may first expand shorthands, and
+    ``obj.check(path)`` may check ranges afterwards."""
     coerce = getattr(cls, "coerce", None)
     if coerce is not None:
         data = coerce(data, path)
@@ -110,4 +118,8 @@ def parse_dataclass(cls: type, data: Any, path: str) -> Any:
             kwargs[name] = parse_value(hints[name], data[name], join(path, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise FieldError(join(path, name), "is required")
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if callable(check):
+        check(path)  # the dataclass's own range checks; raises FieldError
+    return obj

@@ -173,6 +173,10 @@ class EvalSpec:
     every: int = 5000
     episodes: int = 10
     deterministic: bool = True
+    on_source: bool = False
+    """Also evaluate every target run (scratch too) on the source env, at the same grid points,
+    with the same episodes and evaluation seed: the return on the source task over target
+    training, which measures forgetting. Needs ``source.env`` (a checkpoint has no env)."""
 
 
 @dataclass

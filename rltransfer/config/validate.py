@@ -7,6 +7,7 @@ env's ``reward_threshold``, and ``scratch`` always present as the paired baselin
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -16,9 +17,9 @@ from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, r
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import MethodSpec, StudySpec
 from rltransfer.config.zoo_defaults import zoo_defaults
-from rltransfer.environments import check_env_spec
+from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
-from rltransfer.methods import method_class
+from rltransfer.methods import TransferMethod, method_class
 from rltransfer.vision.check import check_encoder_name, check_policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -92,6 +93,7 @@ def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointIn
     if not any(m.method == BASELINE for m in spec.methods):
         spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
     seen: dict[str, int] = {}
+    groups: list[str] | None = None
     for i, m in enumerate(spec.methods):
         path = join("methods", i)
         _check_name(m.name, join(path, "name"))
@@ -101,9 +103,33 @@ def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointIn
         cls = method_class(m.method, join(path, "method"))
         if m.method == BASELINE and m.name != BASELINE:
             raise FieldError(join(path, "name"), f"the baseline must be named '{BASELINE}'")
-        cls.parse_options(m.options, path)
+        method = cls(cls.parse_options(m.options, path))
         if cls.needs_source:
-            cls.check_compatible(source, target, path)
+            method.check_compatible(source, target, path)
+        if type(method).check_groups is not TransferMethod.check_groups:
+            groups = groups if groups is not None else _target_group_names(spec)
+            method.check_groups(groups, join(path, "options"))
+
+
+def _target_group_names(spec: StudySpec) -> list[str]:
+    """The layer groups of the target policy (``rltransfer.methods.layers``), from a model
+    built once on the target env."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from rltransfer.agents import build_model
+    from rltransfer.methods.layers import policy_groups
+
+    venv = DummyVecEnv([lambda: make_env(spec.target.env)])
+    try:
+        with warnings.catch_warnings():  # one env copy: SB3 warns about PPO's batch size
+            warnings.simplefilter("ignore", UserWarning)
+            model = build_model(
+                spec.algo, venv, hyperparams=spec.hyperparams, policy=spec.policy, seed=0,
+                device="cpu",
+            )  # fmt: skip
+        return list(policy_groups(model.policy))
+    finally:
+        venv.close()
 
 
 def validate_study(spec: StudySpec) -> None:
@@ -151,6 +177,18 @@ def validate_study(spec: StudySpec) -> None:
         )
     _check_methods(spec, source, target)
     check_policy(spec, target.observation_space)
+    _check_eval_on_source(spec)
+
+
+def _check_eval_on_source(spec: StudySpec) -> None:
+    """``eval.on_source`` evaluates on ``source.env``, which a checkpoint-only source lacks."""
+    if spec.eval.on_source and spec.source.env is None:
+        raise FieldError(
+            "eval.on_source",
+            "needs 'source.env' to evaluate on, but the source is a checkpoint, which names no "
+            "environment; remove 'eval.on_source' or train the source from 'env' and "
+            "'timesteps'",
+        )
 
 
 def _check_executor(spec: StudySpec) -> None:

@@ -1,8 +1,16 @@
 """Transfer methods: one small class per file, registered by kind."""
 
-from rltransfer.methods import finetune, scratch  # noqa: F401  (register the built-ins)
+from rltransfer.methods import (  # noqa: F401  (register the built-ins)
+    adapt,
+    finetune,
+    freeze,
+    layerwise,
+    scratch,
+    shrink_perturb,
+)
 from rltransfer.methods.base import (
     METHODS,
+    BuildPlan,
     SourceArtifact,
     TransferContext,
     TransferMethod,
@@ -12,6 +20,7 @@ from rltransfer.methods.base import (
 
 __all__ = [
     "METHODS",
+    "BuildPlan",
     "SourceArtifact",
     "TransferContext",
     "TransferMethod",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
 from rltransfer.config.parse import FieldError, join, parse_dataclass
+from rltransfer.config.spec import PolicySpec
 from rltransfer.errors import did_you_mean
 
 
@@ -43,6 +44,23 @@ class SourceArtifact:
         if self.normalize_path is None or not self.normalize_path.is_file():
             return None
         return json.loads(self.normalize_path.read_text())
+
+
+@dataclass
+class BuildPlan:
+    """How a target run builds its agent; ``TransferMethod.configure`` may change it first.
+
+    ``observation_space``/``action_space``: the target env's, as the training env yields them
+    (before the vision and normalisation wrappers). ``extractor``: extra entries for the vision
+    extractor's config (plain data, saved with the model), e.g. an input adapter.
+    """
+
+    algo: str
+    policy: PolicySpec
+    hyperparams: dict[str, Any]
+    observation_space: Any = None
+    action_space: Any = None
+    extractor: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,8 +99,19 @@ class TransferMethod:
         return parse_dataclass(cls.Options, options, path)
 
     @classmethod
-    def check_compatible(cls, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+    def option_defaults(cls) -> dict[str, Any]:
+        """Every option and its default (``rltransfer methods``)."""
+        return dataclasses.asdict(cls.Options())
+
+    def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         """Raise ``FieldError`` at ``path`` when the source cannot transfer to the target."""
+
+    def check_groups(self, groups: list[str], path: str) -> None:
+        """Raise ``FieldError`` when the options name a layer group the target model lacks.
+        ``groups``: the target policy's group names (``rltransfer.methods.layers``)."""
+
+    def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
+        """Change how the target agent is built (hyperparameters, policy), before the build."""
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:
         """Change the fresh model before training; return what was done, for ``meta.json``."""
@@ -90,6 +119,10 @@ class TransferMethod:
 
     def callbacks(self) -> list[BaseCallback]:
         return []
+
+    def after_training(self, model: BaseAlgorithm) -> dict[str, Any]:
+        """Facts known only after training (e.g. when groups unfroze), added to the record."""
+        return {}
 
     def describe_options(self) -> dict[str, Any]:
         return dataclasses.asdict(self.options)

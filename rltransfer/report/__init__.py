@@ -1,4 +1,5 @@
-"""Write a study's report: ``summary.json``, ``report.md``, ``curves.png`` and ``forest.png``."""
+"""Write a study's report: ``summary.json``, ``report.md``, ``curves.png`` and ``forest.png``
+(and ``curves_source.png`` when the runs were evaluated on the source task)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from rltransfer.analysis.curves import Curve
 from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.report.forest import plot_forest
 from rltransfer.report.markdown import render_report
-from rltransfer.report.plots import plot_curves
+from rltransfer.report.plots import plot_curves, plot_source_curves
 
-__all__ = ["render_report", "plot_curves", "plot_forest", "write_report"]
+__all__ = ["render_report", "plot_curves", "plot_forest", "plot_source_curves", "write_report"]
 
 
 def write_report(
@@ -20,8 +21,8 @@ def write_report(
     """Write the four report files into ``out_dir`` (created if needed), each atomically.
 
     Returns ``{"summary": .../summary.json, "report": .../report.md, "curves": .../curves.png,
-    "forest": .../forest.png}``. The figures are written first so ``report.md`` never links to
-    a missing image.
+    "forest": .../forest.png}``, plus ``"curves_source"`` when a method has a forgetting block.
+    The figures are written first so ``report.md`` never links to a missing image.
     """
     out_dir = Path(out_dir)
     paths = {
@@ -32,6 +33,8 @@ def write_report(
     }
     plot_curves(curves, summary, paths["curves"])
     plot_forest(summary, paths["forest"])
+    if any(m.get("forgetting") for m in summary["methods"].values()):
+        paths["curves_source"] = plot_source_curves(curves, summary, out_dir / "curves_source.png")
     atomic_write_json(paths["summary"], summary)
     atomic_write_text(paths["report"], render_report(summary))
     return paths

@@ -8,6 +8,7 @@ from rltransfer.analysis.metrics import tail_length
 from rltransfer.analysis.text import fmt, fmt_metric
 from rltransfer.analysis.verdict import ALPHA, CALIBRATION
 from rltransfer.report.explain import method_paragraph
+from rltransfer.report.sections import forgetting_section, transfer_section
 
 __all__ = ["fmt", "fmt_metric", "render_report"]
 
@@ -126,7 +127,9 @@ def _how_to_read(summary: dict[str, Any]) -> list[str]:
         "(columns `timesteps,return_mean,return_std,episodes`, first row at t = 0, one method "
         "named `scratch`) can be analysed with `rltransfer report DIR`; an optional "
         "`DIR/study.yaml` may give `threshold`, `score_range: {low, high}` and "
-        "`source.timesteps` (the source's cost, for the total-cost accounting).",
+        "`source.timesteps` (the source's cost, for the total-cost accounting). Optional columns "
+        "`source_return_mean,source_return_std,source_episodes` (the return on the source task, "
+        "from `eval.on_source`) add the forgetting section.",
     ]
 
 
@@ -163,7 +166,9 @@ def render_report(summary: dict[str, Any]) -> str:
         lines += ["", "Notes:", ""] + notes
     if summary.get("warnings"):
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in summary["warnings"]]
-    lines += ["", "## Why each verdict", ""]
+    lines += [""] + transfer_section(summary)
+    lines += forgetting_section(summary)
+    lines += ["## Why each verdict", ""]
     for name in summary["methods"]:
         lines += method_paragraph(name, summary)
     lines += ["## Learning curves", "", "![Learning curves](curves.png)", ""]

@@ -54,33 +54,46 @@ def _draw(ax: Any, grid: np.ndarray, data: np.ndarray, colour: str, label: str, 
         ax.fill_between(grid, mean - half, mean + half, color=colour, alpha=0.18, lw=0, zorder=z)
 
 
-def render_curves_png(curves: dict[str, dict[int, Curve]], summary: dict[str, Any]) -> bytes:
+def render_curves_png(
+    curves: dict[str, dict[int, Curve]], summary: dict[str, Any], *, on_source: bool = False
+) -> bytes:
     """The figure as PNG bytes: mean curve and 95 % t-band per method, dashed threshold.
 
     Each method is drawn over its paired seeds up to its compared horizon, the baseline over all
-    its seeds up to theirs (see :func:`rltransfer.analysis.align.align_study`).
+    its seeds up to theirs (see :func:`rltransfer.analysis.align.align_study`). ``on_source``:
+    ``curves`` are returns on the source task (forgetting), drawn without the target threshold.
     """
     baseline = summary["baseline"]
-    aligned = align_study(curves, baseline)
     fig = Figure(figsize=(7.5, 4.5), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    if on_source and len(curves.get(baseline, {})) == 0:
+        ax.text(0.5, 0.5, f"{baseline} has no source evaluation", ha="center", va="center")
+        ax.set_axis_off()
+        return _png(fig)
+    aligned = align_study(curves, baseline)
     base = aligned.baseline_returns
     label = f"{baseline} ({len(base)} seeds)"
     _draw(ax, aligned.baseline_grid, base, BASELINE_COLOUR, label, 3)
     for i, (m, pair) in enumerate(aligned.pairs.items()):
         info = summary.get("methods", {}).get(m, {})
         upto = f", to t={pair.horizon:,}" if pair.horizon < pair.budget else ""
-        label = f"{m} ({info.get('verdict', '?')}, {len(pair.seeds)} seeds{upto})"
+        verdict = "" if on_source else f"{info.get('verdict', '?')}, "
+        label = f"{m} ({verdict}{len(pair.seeds)} seeds{upto})"
         colour = METHOD_COLOURS[i % len(METHOD_COLOURS)]
         _draw(ax, pair.grid, pair.transfer, colour, label, 1)
-    if summary.get("threshold") is not None:
+    if summary.get("threshold") is not None and not on_source:
         ax.axhline(summary["threshold"], color="black", ls="--", lw=1, label="threshold")
     ax.set_xlabel("target timesteps")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(f"{summary.get('study', '')}: mean over seeds, 95% band")
+    ax.set_ylabel("evaluation return on the source task" if on_source else "evaluation return")
+    what = "return on the source task during target training, " if on_source else ""
+    ax.set_title(f"{summary.get('study', '')}: {what}mean over seeds, 95% band")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
+    return _png(fig)
+
+
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -92,4 +105,17 @@ def plot_curves(
     """Write the learning-curve PNG to ``path`` atomically and return the path."""
     path = Path(path)
     atomic_write_bytes(path, render_curves_png(curves, summary))
+    return path
+
+
+def plot_source_curves(
+    curves: dict[str, dict[int, Curve]], summary: dict[str, Any], path: str | Path
+) -> Path:
+    """Write ``curves_source.png``: the return on the source task of every run that could be
+    evaluated there (``eval.on_source``), drawn like the learning curves."""
+    from rltransfer.analysis.forgetting import source_curves
+
+    path = Path(path)
+    usable, _ = source_curves(curves)
+    atomic_write_bytes(path, render_curves_png(usable, summary, on_source=True))
     return path

@@ -44,16 +44,28 @@ class RunTracker:
     def __init__(self, run: Any | None):
         self.run = run
 
-    def log_eval(self, timesteps: int, mean: float, std: float, episodes: int) -> None:
+    def log_eval(
+        self,
+        timesteps: int,
+        mean: float,
+        std: float,
+        episodes: int,
+        source: tuple[float, float, int] | None = None,
+    ) -> None:
+        """One grid point: the target return and, with ``eval.on_source``, the source return
+        ``(mean, std, episodes)`` as ``eval_source/*`` (nan when not evaluable there)."""
         if self.run is not None:
-            self.run.log(
-                {
-                    "timesteps": timesteps,
-                    "eval/return_mean": mean,
-                    "eval/return_std": std,
-                    "eval/episodes": episodes,
-                }
-            )
+            row = {
+                "timesteps": timesteps,
+                "eval/return_mean": mean,
+                "eval/return_std": std,
+                "eval/episodes": episodes,
+            }
+            if source is not None:
+                row["eval_source/return_mean"] = source[0]
+                row["eval_source/return_std"] = source[1]
+                row["eval_source/episodes"] = source[2]
+            self.run.log(row)
 
     def alert(self, title: str, text: str) -> None:
         """A W&B alert (e-mail or Slack when online; recorded in the run when offline)."""
@@ -96,6 +108,7 @@ def open_run_tracker(
     )
     run.define_metric("timesteps")
     run.define_metric("eval/*", step_metric="timesteps")
+    run.define_metric("eval_source/*", step_metric="timesteps")
     return RunTracker(run)
 
 

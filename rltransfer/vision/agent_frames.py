@@ -38,7 +38,7 @@ def agent_frames(
     from rltransfer.checkpoints import read_policy_state
     from rltransfer.config.load import load_study
     from rltransfer.environments import make_env
-    from rltransfer.methods.finetune import load_matching
+    from rltransfer.methods.parameters import load_matching
     from rltransfer.vision.plan import prepare_env
 
     root = Path(study_dir)

@@ -48,10 +48,14 @@ def group_dicts(policy: PolicySpec) -> dict[str, dict[str, Any]]:
 
 
 def resolve_setup(
-    policy: PolicySpec, observation_space: gym.Space, source: str | Path | None = None
+    policy: PolicySpec,
+    observation_space: gym.Space,
+    source: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> VisionSetup:
     """Resolve ``policy`` for ``observation_space``. ``source``: the source agent's SB3
-    checkpoint, used when ``policy.weights`` is ``source`` (without it: random weights)."""
+    checkpoint, used when ``policy.weights`` is ``source`` (without it: random weights).
+    ``extra``: entries added to the extractor config (a transfer method's, e.g. an adapter)."""
     entry = get_entry(policy.encoder)
     in_shape = check_space(entry, observation_space)
     spec = policy.weights
@@ -71,6 +75,7 @@ def resolve_setup(
             "pool": policy.features.pool,
         },
         "preprocess": None,
+        **(extra or {}),
     }
     if entry.kind == "image":
         overrides = vars(policy.preprocess)
@@ -109,13 +114,19 @@ def build_cached_reader(
 
 
 def prepare_env(
-    venv: Any, policy: PolicySpec, *, device: str, seed: int, source: str | Path | None = None
+    venv: Any,
+    policy: PolicySpec,
+    *,
+    device: str,
+    seed: int,
+    source: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     """Resolve the run's vision setup, wrap ``venv`` with the feature cache when it applies,
     and attach the setup as ``env.vision_setup``. Returns the (possibly wrapped) env."""
     from rltransfer.vision.cache import FeatureVecEnv
 
-    setup = resolve_setup(policy, venv.observation_space, source=source)
+    setup = resolve_setup(policy, venv.observation_space, source=source, extra=extra)
     if setup.cached:
         reader = build_cached_reader(setup, venv.observation_space, seed)
         venv = FeatureVecEnv(venv, reader, device=device)

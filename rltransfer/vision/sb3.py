@@ -45,11 +45,27 @@ def build_reader(observation_space: gym.Space, config: dict[str, Any]) -> Featur
 
 class VisionExtractor(BaseFeaturesExtractor):
     """Observations (B, *obs_shape) — images already scaled to [0, 1] by SB3 — → features
-    (B, features_dim). Running feature statistics update in training mode."""
+    (B, features_dim). Running feature statistics update in training mode. With an
+    ``"adapter"`` entry in ``config`` the encoder is built for the adapter's ``out_shape`` and
+    the adapter runs first."""
 
     def __init__(self, observation_space: gym.Space, config: dict[str, Any]):
-        reader = build_reader(observation_space, config)
+        adapter = None
+        encoder_space = observation_space
+        if config.get("adapter") is not None:  # ``adapt``: the encoder reads the source's shape
+            from rltransfer.vision.adapters import InputAdapter, adapted_space
+
+            adapter = InputAdapter(config["adapter"])
+            if tuple(observation_space.shape) != adapter.in_shape:
+                raise ValueError(
+                    f"the input adapter maps observations of shape {adapter.in_shape}, the "
+                    f"policy sees {tuple(observation_space.shape)}"
+                )
+            encoder_space = adapted_space(observation_space, adapter.out_shape)
+        reader = build_reader(encoder_space, config)
         super().__init__(observation_space, reader.features_dim)
+        self.adapter = adapter
+        """An ``InputAdapter`` in front of the encoder (``rltransfer.vision.adapters``), or None."""
         self.reader = reader
         self.config = config
 
@@ -63,6 +79,8 @@ class VisionExtractor(BaseFeaturesExtractor):
         return self
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        if self.adapter is not None:
+            observations = self.adapter(observations)
         return self.reader(observations, update_stats=self.training)
 
 

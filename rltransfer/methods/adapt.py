@@ -1,0 +1,243 @@
+"""Transfer across observation and action spaces: an input adapter, loading by name and shape,
+fresh output layers for a different action space.
+
+* Observations of another size: the target's encoder is built for the SOURCE's observation shape
+  and a small ``InputAdapter`` (``rltransfer.vision.adapters``) in front of it maps the target's
+  observations there: for vectors a learned linear map that starts passing the shared leading
+  coordinates through unchanged (or those named by ``map``), for images a bilinear resize and,
+  for another channel count, a learned 1×1 convolution starting as the identity on the shared
+  channels. Everything behind the adapter then has the source's shapes and loads.
+* Every tensor whose name and shape match loads (``load_matching``); the others keep the
+  target's fresh initialisation (the scratch baseline's, same seed) and the record says why, e.g.
+  ``re-initialised: output (action space differs)``. When the action space changes kind
+  (Discrete ↔ Box), the action layers stay fresh even where their shapes happen to match.
+* Everything trains (the adapter too), unless ``freeze_transferred``: then every loaded tensor
+  stays frozen and only the adapter and the fresh tensors train.
+* VecNormalize statistics of another shape cannot be reused: they are re-estimated on the target
+  (``rltransfer.methods.normalization``), whatever ``normalization`` says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
+from rltransfer.config.parse import FieldError, join
+from rltransfer.config.spec import GroupSpec
+from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, register_method
+from rltransfer.methods.layers import OUTPUT, TARGET_NETWORKS, group_parameters, is_target
+from rltransfer.methods.layers import policy_groups as layer_groups
+from rltransfer.methods.parameters import (
+    ParameterMethod,
+    ParameterOptions,
+    check_exploration,
+    check_same_algo,
+    configure_schedules,
+)
+from rltransfer.vision.adapters import adapt_problem, adapter_config, map_problem
+
+ACTION_TENSORS = ("action_net", "log_std")
+"""PPO/A2C tensors that produce actions: kept fresh when the action space changes kind."""
+ACTION_DIFFERS = "re-initialised: output (action space differs)"
+CRITIC_DIFFERS = "re-initialised: critic input (it reads the action; action space differs)"
+
+
+@dataclass
+class AdaptOptions(ParameterOptions):
+    """``match``: how target vector coordinates feed the source's inputs at the start —
+    ``prefix``: source input i reads target coordinate i for the shared leading coordinates.
+    ``map``: instead, the target coordinate feeding each source input, one entry per source
+    input (``null``: that input starts at 0); with equal spaces it adds an adapter (e.g. for
+    reordered coordinates). ``freeze_transferred``: every loaded tensor stays frozen; the adapter
+    and the fresh tensors train."""
+
+    match: Literal["prefix"] = "prefix"
+    map: list[int | None] | None = None
+    freeze_transferred: bool = False
+
+    def check(self, path: str) -> None:
+        super().check(path)
+        if self.map is None:
+            return
+        if all(i is None for i in self.map):
+            raise FieldError(join(path, "map"), "name at least one target coordinate")
+        for k, i in enumerate(self.map):
+            if i is not None and i < 0:
+                raise FieldError(join(join(path, "map"), k), f"must be >= 0, got {i}")
+
+
+class _Source(SourceArtifact):
+    """The source without the tensors that must stay fresh (``drop``) and, when ``stats`` is
+    False, without its VecNormalize statistics."""
+
+    def __init__(self, source: SourceArtifact, drop: set[str], stats: bool = True):
+        super().__init__(source.model_path, source.normalize_path)
+        object.__setattr__(self, "_drop", frozenset(drop))
+        object.__setattr__(self, "_stats", stats)
+
+    def policy_state(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in super().policy_state().items() if k not in self._drop}
+
+    def obs_stats(self) -> dict[str, Any] | None:
+        return super().obs_stats() if self._stats else None
+
+
+def _online(name: str) -> str:
+    """The online-network name of a target-network tensor (``q_net_target.x`` → ``q_net.x``)."""
+    for online, target in TARGET_NETWORKS.items():
+        if name == target or name.startswith(target + "."):
+            return online + name[len(target) :]
+    return name
+
+
+@register_method
+class Adapt(ParameterMethod):
+    kind = "adapt"
+    description = (
+        "across observation/action spaces: input adapter to the source's encoder, load by name "
+        "and shape, fresh output layers"
+    )
+    Options = AdaptOptions
+
+    def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        check_same_algo(self.kind, source, target, path)
+        check_exploration(self.options, target, path)
+        problem = adapt_problem(source.observation_space, target.observation_space)
+        if problem is not None:
+            raise FieldError(
+                path, f"adapt cannot map the target's observations onto the source's: {problem}"
+            )
+        if self.options.map is not None:
+            problem = map_problem(
+                self.options.map, source.observation_space, target.observation_space
+            )
+            if problem is not None:
+                raise FieldError(join(path, "map"), problem)
+
+    def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
+        configure_schedules(self.options, plan, source)
+        target = SpaceInfo.as_policy_sees(plan.observation_space)
+        self._adapter = adapter_config(source.info.observation_space, target, self.options.map)
+        if self._adapter is not None:
+            plan.extractor["adapter"] = self._adapter
+            # the adapter trains inside the policy: no frozen-feature cache in the env
+            plan.policy = dataclasses.replace(plan.policy, cache=False)
+
+    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+        policy = ctx.model.policy
+        info = ctx.source.info
+        target_action = SpaceInfo.of(ctx.model.action_space)
+        action_differs = info.action_space != target_action
+        fresh_state = policy.state_dict()
+        source_state = ctx.source.policy_state()
+        drop = set()
+        if info.action_space.kind != target_action.kind:
+            drop = {k for k in source_state if _online(k).split(".")[0] in ACTION_TENSORS}
+        loadable = {
+            k
+            for k, v in source_state.items()
+            if k not in drop and k in fresh_state and fresh_state[k].shape == v.shape
+        }
+        groups = layer_groups(policy)
+
+        def plan_for(names: list[str]) -> dict[str, GroupSpec]:
+            def fully_loaded(g: str) -> bool:
+                params = [n for n, _ in group_parameters(policy, groups[g])]
+                return bool(params) and all(n in loadable for n in params)
+
+            freeze = self.options.freeze_transferred
+            return {
+                g: GroupSpec("freeze" if freeze and fully_loaded(g) else "finetune") for g in names
+            }
+
+        # a ``map`` that reorders coordinates of the same size: the source's VecNormalize
+        # statistics no longer line up with the target's coordinates
+        adapters = [ex.adapter for _, ex in _extractors(policy) if ex.adapter is not None]
+        remapped = any(
+            not a.image and a.in_shape == a.out_shape and a.map != list(range(a.in_shape[0]))
+            for a in adapters
+        )
+        record = self.transfer(
+            TransferContext(ctx.model, ctx.env, _Source(ctx.source, drop, not remapped)), plan_for
+        )
+        if remapped and record["normalization"]["vecnormalize"].startswith("re-estimated"):
+            record["normalization"]["vecnormalize"] = (
+                "re-estimated on the target (the adapter's map reorders the coordinates)"
+            )
+        if self.options.freeze_transferred:
+            self._freeze_loaded(policy, record)
+
+        output = groups.get(OUTPUT)
+        skipped = record["skipped"]
+        for k in drop:
+            skipped[k] = f"{ACTION_DIFFERS}: {info.action_space} → {target_action}"
+        for k, reason in list(skipped.items()):
+            if not action_differs or not reason.startswith("shape"):
+                continue
+            if output and output.owns(_online(k)):
+                skipped[k] = f"{ACTION_DIFFERS}: {reason}"
+            elif _online(k).startswith("critic."):  # SAC/TD3 critics read the action too
+                skipped[k] = f"{CRITIC_DIFFERS}: {reason}"
+        loaded = set(record["loaded"])
+        fresh: dict[str, str] = {}
+        unique = [n for n, _ in policy.named_parameters()] + [n for n, _ in policy.named_buffers()]
+        for k in unique:  # without the aliases of a shared extractor (pi_/vf_features_extractor)
+            if is_target(k) or k in loaded:
+                continue
+            if ".adapter." in f".{k}":
+                fresh[k] = "adapter (new): starts as described in 'adapters'"
+            elif k in skipped:
+                fresh[k] = skipped[k]
+            elif action_differs and output and output.owns(k):
+                fresh[k] = f"{ACTION_DIFFERS}: not in the source"
+            else:
+                fresh[k] = "not in the source"
+        record["fresh"] = fresh
+        record["parameters"]["fresh"] = int(
+            sum(p.numel() for n, p in policy.named_parameters() if n in fresh)
+        )
+        record["adapters"] = [
+            f"{name}.adapter: {ex.adapter.describe()}"
+            for name, ex in _extractors(policy)
+            if ex.adapter is not None
+        ]
+        record["adapter"] = getattr(self, "_adapter", None)
+        record["spaces"] = {
+            "observation": {
+                "source": str(info.observation_space),
+                "target": str(SpaceInfo.as_policy_sees(ctx.model.observation_space)),
+            },
+            "action": {"source": str(info.action_space), "target": str(target_action)},
+        }
+        return record
+
+    def _freeze_loaded(self, policy: torch.nn.Module, record: dict[str, Any]) -> None:
+        """Freeze the loaded tensors of groups that also hold fresh ones (e.g. ``value_net`` next
+        to a fresh ``action_net``); fully loaded groups were frozen by the group plan."""
+        loaded = set(record["loaded"])
+        for n, p in policy.named_parameters():
+            if n in loaded and not is_target(n):
+                p.requires_grad_(False)
+        frozen = [
+            n for n, p in policy.named_parameters() if not p.requires_grad and not is_target(n)
+        ]
+        record["frozen"] = frozen
+        record["parameters"]["frozen"] = int(
+            sum(p.numel() for n, p in policy.named_parameters() if n in set(frozen))
+        )
+        # ``ParameterMethod.after_training`` checks that these stayed bitwise unchanged
+        self._frozen = {n: p.detach().clone() for n, p in policy.named_parameters() if n in frozen}
+
+
+def _extractors(policy: torch.nn.Module) -> list[tuple[str, Any]]:
+    from rltransfer.vision.sb3 import VisionExtractor
+
+    return [
+        (n, m)
+        for n, m in policy.named_modules()
+        if isinstance(m, VisionExtractor) and not is_target(n)
+    ]

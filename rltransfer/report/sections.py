@@ -1,0 +1,125 @@
+"""Optional sections of ``report.md``: what each method transferred, and forgetting.
+
+Each function returns Markdown lines, or ``[]`` when the summary holds nothing for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rltransfer.analysis.text import fmt, fmt_metric
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}%"
+
+
+def _ratio(n: int | None, total: int | None) -> str:
+    if n is None:
+        return "—"
+    return str(n) if total is None else f"{n}/{total}"
+
+
+def _cell(text: str | None) -> str:
+    return "—" if not text else text.replace("|", "\\|")
+
+
+def transfer_section(summary: dict[str, Any]) -> list[str]:
+    """ "What each method transferred": a table from each method's ``transfer`` record."""
+    rows = {n: m["transfer"] for n, m in summary["methods"].items() if m.get("transfer")}
+    if not rows:
+        return []
+    head = (
+        "Method",
+        "Transferred",
+        "Tensors loaded",
+        "Parameters loaded",
+        "Frozen",
+        "Re-initialised",
+        "Skipped",
+        "Normalisation",
+        "Reset",
+        "Layer groups",
+    )
+    lines = [
+        "## What each method transferred",
+        "",
+        "From the runs' `meta.json`. Tensors loaded: source tensors copied into the target model, "
+        "out of those the source offered. Parameters: % of the target model's scalar parameters "
+        "(— when the method does not record them).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    notes = []
+    for name, t in rows.items():
+        tensors, pct = t.get("tensors") or {}, t.get("percent") or {}
+        skipped = t.get("skipped") or {}
+        cells = [
+            name,
+            _cell(t.get("transferred")),
+            _ratio(tensors.get("loaded"), tensors.get("offered")),
+            _pct(pct.get("loaded")),
+            _pct(pct.get("frozen")),
+            _pct(pct.get("reinitialised")),
+            str(skipped.get("count", 0)),
+            _cell(t.get("normalization")),
+            _cell(", ".join(t.get("reset") or [])),
+            _cell(t.get("groups")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+        reasons = skipped.get("reasons") or {}
+        if reasons:
+            why = "; ".join(f"{r} ({n} tensor{'s' if n != 1 else ''})" for r, n in reasons.items())
+            notes.append(f"- {name} skipped {skipped.get('count', 0)} source tensor(s): {why}.")
+        if t.get("adapters"):
+            notes.append(f"- {name} added: {', '.join(t['adapters'])}.")
+        if t.get("note"):
+            notes.append(f"- {name}: {t['note']}.")
+    return lines + ([""] + notes if notes else []) + [""]
+
+
+def _forgetting_sentence(name: str, f: dict[str, Any], base: str) -> str:
+    if not f.get("seeds"):
+        return f"- **{name}**: no source evaluation to compare ({f.get('note')})."
+    drop = (f.get("drop") or {}).get("mean")
+    text = (
+        f"- **{name}** ({f['seeds']} seeds): source return {fmt(f.get('start'))} at t = 0, "
+        f"{fmt(f.get('end'))} after {f.get('horizon', 0):,} target steps, a drop of "
+        f"{fmt_metric(f.get('drop'))}"
+    )
+    text += " (it gained on the source)." if drop is not None and drop < 0 else "."
+    vs = f.get("vs_baseline")
+    if vs is not None:
+        lo, hi = (vs.get("ci") or [None, None])[:2]
+        text += (
+            f" {base} on the same seeds went from {fmt(f.get('baseline_start'))} to "
+            f"{fmt(f.get('baseline_end'))}. {name}'s drop minus {base}'s: {fmt_metric(vs)}"
+        )
+        if lo is not None and hi is not None and (lo > 0 or hi < 0):
+            more = "more" if lo > 0 else "less"
+            text += f"; the interval excludes 0: {name} lost {more} on the source than {base}."
+        else:
+            text += f"; the interval includes 0: no clear difference from {base}."
+    return text + "".join(f" Note: {n}." for n in [f.get("note"), *f.get("warnings", [])] if n)
+
+
+def forgetting_section(summary: dict[str, Any]) -> list[str]:
+    """ "Forgetting (return on the source task)": per method start, end, drop and the paired
+    difference with scratch, in plain words."""
+    rows = {n: m["forgetting"] for n, m in summary["methods"].items() if m.get("forgetting")}
+    if not rows:
+        return []
+    base = summary["baseline"]
+    lines = [
+        "## Forgetting (return on the source task)",
+        "",
+        f"Every target run, {base} too, was also evaluated on the source task at each grid point, "
+        "with the same evaluation episodes. The drop is the source return at t = 0 minus the one "
+        f"at the end (positive: forgotten). It is compared seed by seed with {base}'s drop, "
+        "mean [95% bootstrap CI]. Returns are raw: the score range is defined on the target task. "
+        "These numbers describe the source task only; they never change a verdict.",
+        "",
+    ]
+    lines += [_forgetting_sentence(name, f, base) for name, f in rows.items()]
+    return lines + ["", "![Curves on the source task](curves_source.png)", ""]
