@@ -147,8 +147,10 @@ class SourceEvaluator:
             self.inner.close()
 
 
-class EvalGridCallback(BaseCallback):
-    """Evaluates at each interior grid point as training crosses it and reports progress.
+class GridClock:
+    """Evaluates at each interior grid point as the env-step count crosses it, and reports
+    progress. Shared by SB3's ``learn`` (through ``EvalGridCallback``) and a method's own
+    training phase before it (``TransferMethod.before_learning``).
 
     The first (t = 0) and last (t = budget) points are evaluated outside ``learn`` so that
     the last one sees the final update.
@@ -161,14 +163,13 @@ class EvalGridCallback(BaseCallback):
         progress: Callable[[int], None] | None = None,
     ):
         """``evaluate(t)`` records grid point ``t`` and returns False to stop training."""
-        super().__init__()
         self.interior = grid[1:-1]
         self.evaluate = evaluate
         self.progress = progress
         self._next = 0
 
-    def _on_step(self) -> bool:
-        t = self.num_timesteps
+    def advance(self, t: int) -> bool:
+        """The run has taken ``t`` env steps; return False when training should stop."""
         while self._next < len(self.interior) and t >= self.interior[self._next]:
             keep_going = self.evaluate(self.interior[self._next])
             self._next += 1
@@ -177,3 +178,14 @@ class EvalGridCallback(BaseCallback):
         if self.progress is not None:
             self.progress(t)
         return True
+
+
+class EvalGridCallback(BaseCallback):
+    """``GridClock`` as an SB3 callback."""
+
+    def __init__(self, clock: GridClock):
+        super().__init__()
+        self.clock = clock
+
+    def _on_step(self) -> bool:
+        return self.clock.advance(self.num_timesteps)

@@ -191,7 +191,13 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
 
     from rltransfer.agents import build_model, resolve_device
     from rltransfer.alarm import NegativeTransferAlarm
-    from rltransfer.evaluation import EvalGridCallback, Evaluator, SourceEvaluator, eval_grid
+    from rltransfer.evaluation import (
+        EvalGridCallback,
+        Evaluator,
+        GridClock,
+        SourceEvaluator,
+        eval_grid,
+    )
     from rltransfer.methods import TransferContext, method_class
     from rltransfer.recorder import CurveRecorder
     from rltransfer.tracking import open_run_tracker, run_tags
@@ -215,8 +221,9 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         device=device,
     )
     transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
+    context = TransferContext(model, env, source)
     if method is not None:
-        transfer = method.apply(TransferContext(model, env, source))
+        transfer = method.apply(context)
     evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
     tracker = open_run_tracker(
         spec.wandb,
@@ -228,6 +235,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
         tags=run_tags(spec.role, spec.label),
     )
+    context.log = tracker.log_method
     alarm = None
     if spec.baseline_dir is not None:
         alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
@@ -242,11 +250,19 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         recorder.record(model, 0)
         grid = eval_grid(spec.timesteps, spec.eval.every)
         report = (lambda t: progress(spec.run_id, t)) if progress else None
-        callbacks = [
-            EvalGridCallback(grid, lambda t: recorder.record(model, t), report),
-            *(method.callbacks() if method else []),
-        ]
-        model.learn(total_timesteps=spec.timesteps, callback=callbacks, progress_bar=False)
+        clock = GridClock(grid, lambda t: recorder.record(model, t), report)
+        used = 0
+        if method is not None:  # e.g. distillation: its env steps count toward the budget
+            used = method.before_learning(context, spec.timesteps, clock.advance)
+            model.num_timesteps = used
+        callbacks = [EvalGridCallback(clock), *(method.callbacks() if method else [])]
+        if used < spec.timesteps and not recorder.stopped_early:
+            model.learn(
+                total_timesteps=spec.timesteps - used,
+                callback=callbacks,
+                reset_num_timesteps=used == 0,
+                progress_bar=False,
+            )
         if not recorder.stopped_early:
             recorder.record(model, spec.timesteps)
         exit_code = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -63,13 +64,21 @@ class BuildPlan:
     extractor: dict[str, Any] = field(default_factory=dict)
 
 
+def _no_log(timesteps: int, metrics: dict[str, float]) -> None:
+    return None
+
+
 @dataclass
 class TransferContext:
-    """What ``apply`` may change: the fresh ``model`` and its training ``env``."""
+    """What ``apply`` may change: the fresh ``model`` and its training ``env``. ``log(t,
+    metrics)`` records a method's own quantities during training (W&B ``transfer/*`` against
+    env steps); it is connected once the run's tracker exists, so call it while training, not
+    in ``apply``."""
 
     model: BaseAlgorithm
     env: VecEnv
     source: SourceArtifact | None
+    log: Callable[[int, dict[str, float]], None] = _no_log
 
 
 @dataclass
@@ -116,6 +125,18 @@ class TransferMethod:
     def apply(self, ctx: TransferContext) -> dict[str, Any]:
         """Change the fresh model before training; return what was done, for ``meta.json``."""
         raise NotImplementedError
+
+    def before_learning(
+        self, ctx: TransferContext, budget: int, advance: Callable[[int], bool]
+    ) -> int:
+        """Train ``ctx.model`` outside SB3's ``learn``, before it (e.g. distillation).
+
+        ``budget``: the run's env steps. Call ``advance(t)`` after each batch of work with the
+        env steps used so far: it evaluates the grid points crossed and returns False when the
+        run must stop. Return the env steps used; they count toward the budget, and ``learn``
+        trains for the rest.
+        """
+        return 0
 
     def callbacks(self) -> list[BaseCallback]:
         return []

@@ -67,6 +67,14 @@ class RunTracker:
                 row["eval_source/episodes"] = source[2]
             self.run.log(row)
 
+    def log_method(self, timesteps: int, metrics: dict[str, float]) -> None:
+        """A transfer method's own quantities (a reuse probability, a distillation loss, …),
+        logged as ``transfer/<name>`` against ``timesteps``."""
+        if self.run is not None:
+            self.run.log(
+                {"timesteps": timesteps, **{f"transfer/{k}": v for k, v in metrics.items()}}
+            )
+
     def alert(self, title: str, text: str) -> None:
         """A W&B alert (e-mail or Slack when online; recorded in the run when offline)."""
         if self.run is not None:
@@ -109,6 +117,7 @@ def open_run_tracker(
     run.define_metric("timesteps")
     run.define_metric("eval/*", step_metric="timesteps")
     run.define_metric("eval_source/*", step_metric="timesteps")
+    run.define_metric("transfer/*", step_metric="timesteps")
     return RunTracker(run)
 
 

@@ -1,0 +1,187 @@
+"""The source agent as a frozen teacher: it acts, and it gives its action distribution.
+
+Policy-transfer methods (``reuse``, ``kickstart``, ``distill``) query the source policy instead
+of copying its weights. The teacher is rebuilt from the source checkpoint's ``policy.pth``
+(read with ``weights_only=True``; nothing is unpickled) with a known architecture: the study's
+``policy`` by default, or the method's ``teacher`` option for a checkpoint trained elsewhere.
+It runs in eval mode, without gradients, on the student's device.
+
+Distributions (SB3 ``Distribution`` objects, so ``log_prob`` sums over action dimensions):
+
+* PPO / A2C teachers: their own action distribution (categorical or diagonal Gaussian);
+* DQN teachers: a categorical distribution with logits Q(s, ·) / ``temperature``;
+* SAC teachers: their squashed Gaussian.
+
+Observations: the teacher takes raw env observations and applies its own VecNormalize statistics
+(``normalize.json`` of the source run), frozen, as the source saw them in training.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.distributions import CategoricalDistribution, Distribution
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from rltransfer.checkpoints import SpaceInfo
+from rltransfer.config.parse import FieldError, join
+from rltransfer.config.spec import PolicySpec
+
+CLIP_OBS = 10.0
+"""VecNormalize's default observation clip (the source runs use VecNormalize's defaults)."""
+
+
+@dataclass
+class TeacherOptions:
+    """How to rebuild the teacher. ``policy``: its architecture when it differs from the study's
+    (e.g. a checkpoint trained elsewhere, or a large teacher for a small student), in the
+    study's ``policy`` format; ``temperature``: a DQN teacher's softmax temperature over Q."""
+
+    policy: PolicySpec | None = None
+    temperature: float = 1.0
+
+    def check(self, path: str) -> None:
+        if self.temperature <= 0:
+            raise FieldError(join(path, "temperature"), f"must be > 0, got {self.temperature}")
+
+
+class _SpacesEnv(gym.Env):
+    """An env that only has spaces: SB3 needs one to build a model."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space):
+        self.observation_space, self.action_space = observation_space, action_space
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict]:
+        return self.observation_space.sample(), {}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        return self.observation_space.sample(), 0.0, True, False, {}
+
+
+def space_from_info(info: SpaceInfo, like: gym.Space | None = None) -> gym.Space:
+    """A Gymnasium space for a checkpoint's ``SpaceInfo``; ``like`` (the target's space) when it
+    has the same kind and shape, so bounds and dtype are exact."""
+    if like is not None and SpaceInfo.as_policy_sees(like) == info:
+        return like
+    if info.kind == "Discrete":
+        return gym.spaces.Discrete(int(info.n))
+    if info.kind == "Box" and len(info.shape) == 3:
+        return gym.spaces.Box(0, 255, info.shape, np.uint8)  # channel-first, as SB3 saves it
+    if info.kind == "Box":
+        return gym.spaces.Box(-np.inf, np.inf, info.shape, np.float32)
+    raise ValueError(f"a teacher cannot be rebuilt for a {info} observation or action space")
+
+
+class Teacher:
+    """A frozen source policy. ``model``: the rebuilt SB3 agent; ``obs_stats``: its
+    VecNormalize ``mean``/``var`` (None: observations are used as they are)."""
+
+    def __init__(self, model: Any, algo: str, obs_stats: dict[str, Any] | None, temperature: float):
+        self.model, self.algo, self.temperature = model, algo, temperature
+        self.policy = model.policy
+        self.policy.set_training_mode(False)
+        for p in self.policy.parameters():
+            p.requires_grad_(False)
+        self.obs_stats = None
+        if obs_stats is not None:
+            mean = np.asarray(obs_stats["mean"], dtype=np.float64)
+            std = np.sqrt(np.asarray(obs_stats["var"], dtype=np.float64) + 1e-8)
+            self.obs_stats = (mean, std)
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self.policy.observation_space
+
+    @property
+    def device(self) -> torch.device:
+        return self.policy.device
+
+    def to(self, device: str | torch.device) -> Teacher:
+        self.policy.to(device)
+        return self
+
+    def prepare(self, obs: np.ndarray) -> torch.Tensor:
+        """Raw env observations (n, *obs_shape) → the teacher's input tensor."""
+        x = np.asarray(obs)
+        if self.obs_stats is not None:
+            mean, std = self.obs_stats
+            x = np.clip((x - mean) / std, -CLIP_OBS, CLIP_OBS).astype(np.float32)
+        tensor, _ = self.policy.obs_to_tensor(x)
+        return tensor
+
+    @torch.no_grad()
+    def distribution(self, obs: torch.Tensor) -> Distribution:
+        """The teacher's action distribution for a batch of prepared observations."""
+        if self.algo == "dqn":
+            q = self.policy.q_net(obs)
+            dist = CategoricalDistribution(int(q.shape[-1]))
+            return dist.proba_distribution(action_logits=q / self.temperature)
+        if self.algo == "sac":
+            mean, log_std, kwargs = self.policy.actor.get_action_dist_params(obs)
+            return self.policy.actor.action_dist.proba_distribution(mean, log_std, **kwargs)
+        return self.policy.get_distribution(obs)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions (n, ...) for raw observations (n, *obs_shape), as the env takes them."""
+        dist = self.distribution(self.prepare(obs))
+        actions = dist.mode() if deterministic else dist.sample()
+        actions = actions.cpu().numpy()
+        space = self.model.action_space
+        if isinstance(space, gym.spaces.Box):
+            if getattr(self.policy, "squash_output", False):
+                actions = self.policy.unscale_action(actions)
+            actions = np.clip(actions, space.low, space.high)
+        return actions
+
+
+def load_teacher(
+    source: Any,
+    *,
+    options: TeacherOptions,
+    study_policy: PolicySpec,
+    hyperparams: dict[str, Any],
+    observation_space: gym.Space | None = None,
+    action_space: gym.Space | None = None,
+    device: str = "cpu",
+) -> Teacher:
+    """Rebuild the source agent (``SourceArtifact``) as a frozen ``Teacher``.
+
+    ``observation_space``/``action_space``: the target's, used when the source has the same
+    (exact bounds); otherwise the spaces are rebuilt from the checkpoint. Raises ``ValueError``
+    naming the tensors when the checkpoint does not fit the teacher architecture.
+    """
+    from rltransfer.agents import build_model
+
+    info = source.info
+    obs_space = space_from_info(info.observation_space, observation_space)
+    act_space = space_from_info(info.action_space, action_space)
+    policy = options.policy or study_policy
+    hp = {"policy_kwargs": hyperparams["policy_kwargs"]} if "policy_kwargs" in hyperparams else {}
+    venv = DummyVecEnv([lambda: _SpacesEnv(obs_space, act_space)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # PPO's batch-size advice for one env copy
+        model = build_model(info.algo, venv, hyperparams=hp, policy=policy, seed=0, device=device)
+    state = source.policy_state()
+    own = model.policy.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = [
+            f"{what}: {', '.join(names[:4])}{' …' if len(names) > 4 else ''}"
+            for what, names in (("missing", missing), ("unexpected", unexpected), ("shape", wrong))
+            if names
+        ]
+        raise ValueError(
+            f"the source checkpoint {source.model_path} does not fit the teacher architecture "
+            f"({'; '.join(parts)}); set the method's 'teacher: {{policy: ...}}' option to the "
+            "source agent's policy"
+        )
+    model.policy.load_state_dict(state)
+    return Teacher(model, info.algo, source.obs_stats(), options.temperature)
