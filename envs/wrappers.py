@@ -7,6 +7,8 @@
 ``StackFrames``        the last ``n`` frames concatenated on the channel axis: ``C`` -> ``n * C``
 ``ChannelOrder``       HWC -> CHW (``order="chw"``) or CHW -> HWC (``order="hwc"``)
 ``ColorPermutation``   permutes the colour channels, e.g. RGB -> BRG (an appearance shift)
+``StateInInfo``        keeps the observation and copies it to ``info["state"]``: put it first, then
+                       the pixel wrappers observe pixels with the state vector in the info
 =====================  ===========================================================================
 
 Every observation is ``uint8`` in ``[0, 255]``. In a study, name them by class
@@ -30,6 +32,7 @@ __all__ = [
     "PixelObservation",
     "ResizePixels",
     "StackFrames",
+    "StateInInfo",
     "AreaPlan",
     "resize",
 ]
@@ -262,3 +265,30 @@ class ColorPermutation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.take(observation, self._perm, axis=self._axis)
+
+
+class StateInInfo(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Keep the observation and also put a copy of it in ``info["state"]``, on reset and step;
+    ``state_space`` is its space.
+
+    Put it before the pixel wrappers (``[StateInInfo, PixelObservation, GrayscalePixels, ...]``):
+    the agent then observes pixels while the info carries the underlying state vector, e.g. for
+    distilling a state-based teacher into a pixel student (``distill`` with
+    ``teacher_obs: state``). On an episode's end SB3's VecEnv resets the env itself: the state of
+    the new episode's first observation is in ``VecEnv.reset_infos``, as for a reset.
+    """
+
+    KEY = "state"
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
+        self.state_space = env.observation_space
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, self.KEY: np.array(obs, copy=True)}
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, self.KEY: np.array(obs, copy=True)}

@@ -265,6 +265,8 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
             )
         if not recorder.stopped_early:
             recorder.record(model, spec.timesteps)
+        if method is not None:  # while the tracker is open: a method may log its last points
+            transfer.update(method.after_training(model))
         exit_code = 0
     finally:
         final = {"final_return": recorder.points[-1][1]} if recorder.points else None
@@ -273,8 +275,6 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         if on_source is not None:
             on_source.close()
     recorder.finish()
-    if method is not None:
-        transfer.update(method.after_training(model))
     _save_model(model, out)
     env.close()
     return {

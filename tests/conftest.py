@@ -29,6 +29,18 @@ TINY_STUDY: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """One torch thread per test process, as every run uses: on a 2-core machine the default
+    thread count oversubscribes the cores and makes training tests many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tiny_study() -> dict[str, Any]:
     """A fresh copy of a valid tiny study (PPO on CartPole, 2 seeds, a few hundred steps)."""

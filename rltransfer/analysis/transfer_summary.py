@@ -157,6 +157,7 @@ def run_record(transfer: Any) -> dict[str, Any]:
         "reset": _strings(t.get("reset")),
         "groups": groups_plan(t.get("groups")),
         "adapters": _strings(t.get("adapters")),
+        "distillation_steps": t.get("distillation_steps"),
     }
 
 

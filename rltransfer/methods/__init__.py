@@ -2,9 +2,12 @@
 
 from rltransfer.methods import (  # noqa: F401  (register the built-ins)
     adapt,
+    distill,
     finetune,
     freeze,
+    kickstart,
     layerwise,
+    reuse,
     scratch,
     shrink_perturb,
 )

@@ -18,7 +18,11 @@ Observations: the teacher takes raw env observations and applies its own VecNorm
 
 from __future__ import annotations
 
+import copy
+import random
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +52,21 @@ class TeacherOptions:
     def check(self, path: str) -> None:
         if self.temperature <= 0:
             raise FieldError(join(path, "temperature"), f"must be > 0, got {self.temperature}")
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's global random states on exit."""
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 class _SpacesEnv(gym.Env):
@@ -159,12 +178,15 @@ def load_teacher(
     from rltransfer.agents import build_model
 
     info = source.info
-    obs_space = space_from_info(info.observation_space, observation_space)
-    act_space = space_from_info(info.action_space, action_space)
+    # SB3 seeds the global generators and the spaces when it builds a model: build the teacher
+    # on copies of the learner's spaces and give the learner its random streams back.
+    obs_space = space_from_info(info.observation_space, copy.deepcopy(observation_space))
+    act_space = space_from_info(info.action_space, copy.deepcopy(action_space))
     policy = options.policy or study_policy
-    hp = {"policy_kwargs": hyperparams["policy_kwargs"]} if "policy_kwargs" in hyperparams else {}
+    # the architecture-shaping hyperparameters (gSDE adds its own log_std shape)
+    hp = {k: hyperparams[k] for k in ("policy_kwargs", "use_sde") if k in hyperparams}
     venv = DummyVecEnv([lambda: _SpacesEnv(obs_space, act_space)])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), preserved_rng():
         warnings.simplefilter("ignore", UserWarning)  # PPO's batch-size advice for one env copy
         model = build_model(info.algo, venv, hyperparams=hp, policy=policy, seed=0, device=device)
     state = source.policy_state()

@@ -76,6 +76,13 @@ def transfer_section(summary: dict[str, Any]) -> list[str]:
             notes.append(f"- {name} added: {', '.join(t['adapters'])}.")
         if t.get("note"):
             notes.append(f"- {name}: {t['note']}.")
+        steps = t.get("distillation_steps")
+        if steps is not None or "distillation" in str(t.get("transferred") or ""):
+            n = f"{steps:,} " if isinstance(steps, int) and not isinstance(steps, bool) else ""
+            notes.append(
+                f"- {name}: its {n}distillation env steps count toward its budget (its curve "
+                "includes them), so it is compared with the baseline at equal env steps."
+            )
     return lines + ([""] + notes if notes else []) + [""]
 
 
