@@ -63,6 +63,8 @@ class CheckpointInfo:
     num_timesteps: int
     exploration_rate: float | None = None
     """DQN's ε when the checkpoint was saved (its exploration schedule's last value)."""
+    policy: Any = None
+    """The agent's architecture (a ``PolicySpec``) when the study states it (``source.policy``)."""
 
 
 def _space_from_json(entry: dict[str, Any]) -> SpaceInfo:

@@ -58,6 +58,8 @@ class RunSpec:
     threshold: float | None = None
     stop_on_negative: bool = False
     source_env: EnvSpec | None = None
+    source_policy: PolicySpec | None = None
+    """The source agent's architecture when it differs from ``policy`` (teachers use it)."""
     """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
 
 
@@ -127,11 +129,11 @@ def _source_artifact(spec: RunSpec) -> Any:
     from rltransfer.methods import SourceArtifact
 
     if spec.source_checkpoint is not None:
-        return SourceArtifact(Path(spec.source_checkpoint))
+        return SourceArtifact(Path(spec.source_checkpoint), policy=spec.source_policy)
     if spec.source_dir is None:
         return None
     d = Path(spec.source_dir)
-    return SourceArtifact(d / MODEL_FILE, d / NORMALIZE_FILE)
+    return SourceArtifact(d / MODEL_FILE, d / NORMALIZE_FILE, policy=spec.source_policy)
 
 
 def _save_model(model: Any, out: Path) -> None:

@@ -92,14 +92,19 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         config=config,
     )
     source = None
+    source_policy = spec.source.policy
     if spec.source.checkpoint is not None:
         source_identity = {"checkpoint_sha256": file_sha256(spec.source.checkpoint)}
+        if source_policy is not None:  # the teacher's architecture
+            source_identity["policy"] = vars(source_policy)
     else:
         s = spec.source
+        own = {"policy": vars(source_policy)} if source_policy is not None else {}
         source_id = _hash(
             {
                 "role": "source",
                 **common,
+                **own,
                 "env": _env_dict(s.env),
                 "timesteps": s.timesteps,
                 "seed": s.seed,
@@ -114,7 +119,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
             timesteps=s.timesteps,
             eval_seed=s.seed + EVAL_SEED_OFFSET,
             out_dir=str(root / "source"),
-            **shared,
+            **{**shared, "policy": source_policy or spec.policy},
         )
         source_identity = {"source_run": source_id}
     targets = []
@@ -158,6 +163,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     method=m,
                     source_dir=source.out_dir if (needs_source and source) else None,
                     source_checkpoint=spec.source.checkpoint if needs_source else None,
+                    source_policy=source_policy if needs_source else None,
                     baseline_dir=None if m.method == BASELINE else baseline_dir(seed),
                     threshold=spec.threshold,
                     stop_on_negative=stops,

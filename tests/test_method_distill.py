@@ -333,3 +333,45 @@ def test_option_mistakes_exit_2_naming_the_field(
     err = capsys.readouterr().err
     assert f"{field}:" in err and words in err, err
     assert "Traceback" not in err
+
+
+CROSS_MODAL = {
+    "name": "cross-modal",
+    "algo": "ppo",
+    "hyperparams": {"n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 2},
+    "methods": [{"name": "pixels", "method": "distill", "teacher_obs": "state", "rounds": 2,
+                 "epochs": 2, "heldout": {"steps": 100, "episodes": 1}}],
+    "source": {"env": {"id": "rltransfer/PixelGrid-v0",
+                       "kwargs": {"obs_mode": "state", "size": 16}},
+               "timesteps": 256, "policy": {"encoder": "mlp", "net_arch": [32]}},
+    "target": {"env": {"id": "rltransfer/PixelGrid-v0",
+                       "kwargs": {"obs_mode": "state", "size": 16, "render_mode": "rgb_array"},
+                       "wrappers": ["StateInInfo", "PixelObservation"]},
+               "timesteps": 256},
+    "policy": {"encoder": "tiny_cnn"},
+    "seeds": [0],
+    "eval": {"every": 128, "episodes": 2},
+    "tracking": {"wandb": {"mode": "disabled"}},
+}  # fmt: skip
+
+
+def test_source_policy_gives_the_state_source_and_its_teacher_their_own_architecture(tmp_path):
+    """The README's cross-modal study: the source trains with ``source.policy`` (an MLP on the
+    state), the student with the study's ``policy`` (a CNN on pixels)."""
+    result = rltransfer.run_study(copy.deepcopy(CROSS_MODAL), out=tmp_path, quiet=True)
+    source = json.loads((result.out_dir / "source" / "meta.json").read_text())
+    assert source["status"] == "complete" and source["vision"]["encoder"] == "mlp"
+    meta = json.loads((result.out_dir / "target" / "pixels" / "seed_0" / "meta.json").read_text())
+    assert meta["status"] == "complete" and meta["vision"]["encoder"] == "tiny_cnn"
+    assert meta["transfer"]["teacher_obs"] == "state"
+
+
+def test_a_source_the_study_policy_cannot_read_exits_2_pointing_at_source_policy(
+    write_study, capsys
+):
+    study = copy.deepcopy(CROSS_MODAL)
+    del study["source"]["policy"]
+    path = write_study(study)
+    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "methods[1].teacher.policy" in err and "source.policy: {encoder: mlp" in err

@@ -129,12 +129,15 @@ class PolicySpec:
 @dataclass
 class SourceSpec:
     """Where the source knowledge comes from: train on ``env`` for ``timesteps`` env steps, or load
-    an SB3 ``.zip`` from ``checkpoint``. ``seed`` seeds the source run."""
+    an SB3 ``.zip`` from ``checkpoint``. ``seed`` seeds the source run. ``policy``: the source
+    agent's architecture when it differs from the study's (e.g. a state source for a pixel
+    target); ``None`` = the study's ``policy``. Teachers are rebuilt with it."""
 
     env: EnvSpec | None = None
     timesteps: int | None = None
     checkpoint: str | None = None
     seed: int = 1000
+    policy: PolicySpec | None = None
 
 
 @dataclass

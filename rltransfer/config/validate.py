@@ -6,6 +6,7 @@ env's ``reward_threshold``, and ``scratch`` always present as the paired baselin
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from pathlib import Path
@@ -40,6 +41,36 @@ def _check_name(value: str, path: str) -> None:
         )
 
 
+def _check_source_policy(spec: StudySpec) -> None:
+    """The source agent's encoder must read the source env's observations (checked after the
+    target's policy, so a policy that fits neither is reported for the target first)."""
+    from rltransfer.vision.registry import check_space, get_entry
+
+    if spec.source.env is None:
+        return
+    env = make_env(spec.source.env)
+    observation_space = env.observation_space
+    env.close()
+    own = spec.source.policy
+    policy = own or spec.policy
+    path = "source.policy" if own is not None else "policy"
+    check_encoder_name(policy, join(path, "encoder"))
+    if not hasattr(observation_space, "shape") or observation_space.shape is None:
+        return
+    try:
+        check_space(get_entry(policy.encoder), observation_space)
+    except ValueError as e:
+        hint = (
+            ""
+            if own is not None
+            else (
+                "; the source trains with the study's policy unless 'source.policy' gives its own "
+                "(e.g. source.policy: {encoder: mlp} for a state source)"
+            )
+        )
+        raise FieldError(join(path, "encoder"), f"on the source env: {e}{hint}") from None
+
+
 def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
     env_spec = getattr(spec, which).env
     path = f"{which}.env"
@@ -62,6 +93,12 @@ def _env_info(spec: StudySpec, which: str) -> CheckpointInfo:
 
 
 def _source_info(spec: StudySpec) -> CheckpointInfo:
+    """The source agent's algorithm, spaces and (with ``source.policy``) architecture."""
+    info = _source_spaces(spec)
+    return dataclasses.replace(info, policy=spec.source.policy)
+
+
+def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     s = spec.source
     if (s.env is None) == (s.checkpoint is None):
         raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
@@ -177,6 +214,7 @@ def validate_study(spec: StudySpec) -> None:
         )
     _check_methods(spec, source, target)
     check_policy(spec, target.observation_space)
+    _check_source_policy(spec)
     _check_eval_on_source(spec)
 
 

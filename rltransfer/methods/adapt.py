@@ -75,7 +75,7 @@ class _Source(SourceArtifact):
     False, without its VecNormalize statistics."""
 
     def __init__(self, source: SourceArtifact, drop: set[str], stats: bool = True):
-        super().__init__(source.model_path, source.normalize_path)
+        super().__init__(source.model_path, source.normalize_path, source.policy)
         object.__setattr__(self, "_drop", frozenset(drop))
         object.__setattr__(self, "_stats", stats)
 

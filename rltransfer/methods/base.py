@@ -33,6 +33,8 @@ class SourceArtifact:
 
     model_path: Path
     normalize_path: Path | None = None
+    policy: PolicySpec | None = None
+    """Its architecture, when the study gives one (``source.policy``); else the study's."""
 
     @cached_property
     def info(self) -> CheckpointInfo:

@@ -159,12 +159,12 @@ class Distill(TransferMethod):
                 f"'state' needs a teacher that observes a state vector (a 1-D Box), but the "
                 f"source observes {src}",
             )
-        if o.teacher_obs == "state" and o.teacher.policy is None:
+        if o.teacher_obs == "state" and o.teacher.policy is None and source.policy is None:
             raise FieldError(
                 join(join(path, "teacher"), "policy"),
                 "is required with teacher_obs: state: the study's policy is the student's (it "
-                "reads the target's observations); give the state teacher's architecture, e.g. "
-                "teacher: {policy: {net_arch: [64, 64]}}",
+                "reads the target's observations); give the state teacher's architecture in "
+                "'source.policy' (or here), e.g. source.policy: {encoder: mlp, net_arch: [64, 64]}",
             )
 
     # ------------------------------------------------------------------------------- building

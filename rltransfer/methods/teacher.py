@@ -182,7 +182,7 @@ def load_teacher(
     # on copies of the learner's spaces and give the learner its random streams back.
     obs_space = space_from_info(info.observation_space, copy.deepcopy(observation_space))
     act_space = space_from_info(info.action_space, copy.deepcopy(action_space))
-    policy = options.policy or study_policy
+    policy = options.policy or getattr(source, "policy", None) or study_policy
     # the architecture-shaping hyperparameters (gSDE adds its own log_std shape)
     hp = {k: hyperparams[k] for k in ("policy_kwargs", "use_sde") if k in hyperparams}
     venv = DummyVecEnv([lambda: _SpacesEnv(obs_space, act_space)])

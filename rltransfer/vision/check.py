@@ -31,11 +31,11 @@ from rltransfer.vision.weights import (
 )
 
 
-def check_encoder_name(policy: PolicySpec) -> EncoderEntry:
+def check_encoder_name(policy: PolicySpec, path: str = "policy.encoder") -> EncoderEntry:
     names = list_encoders()
     if policy.encoder not in names:
         raise FieldError(
-            "policy.encoder",
+            path,
             f"unknown encoder '{policy.encoder}'{did_you_mean(policy.encoder, names)}; "
             f"available: {', '.join(names)}",
         )
