@@ -154,6 +154,9 @@ def _grouped_optimizer(algo: str, kwargs: dict[str, Any]) -> None:
     pk["optimizer_class"] = GROUPED[base]
 
 
+MULTITASK_ALGOS = ("ppo", "a2c")
+"""Algorithms that train a multi-task source (``source.envs``)."""
+
 LINEAR_HEADS_ON_IMAGES = ("ppo", "a2c", "dqn")
 """Algorithms whose SB3 image policies default to ``net_arch=[]``; rltransfer does the same."""
 
@@ -177,6 +180,7 @@ def build_model(
     seed: int,
     device: str,
     policy: PolicySpec | None = None,
+    heads: str | None = None,
 ) -> BaseAlgorithm:
     """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed.
 
@@ -185,7 +189,12 @@ def build_model(
     here without a feature cache. Every encoder goes through one adapter,
     ``rltransfer.vision.VisionExtractor``; with a cached (frozen) encoder the env already yields
     features and the policy is an MLP on them.
+
+    A multi-task env (observations ``{"obs", "task"}``, ``rltransfer.multitask``) gets a
+    ``MultiTaskPolicy`` (PPO and A2C) with ``heads`` (``multi`` | ``conditioned``, default
+    ``multi``) task-specific output layers; its encoder reads ``obs["obs"]``, never cached.
     """
+    from rltransfer.multitask import MultiTaskPolicy, is_task_space
     from rltransfer.vision.cache import find_feature_env
     from rltransfer.vision.plan import resolve_setup
     from rltransfer.vision.sb3 import VisionExtractor, finish_model
@@ -194,13 +203,22 @@ def build_model(
     spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
     cached = find_feature_env(env) is not None
     box = isinstance(env.observation_space, gym.spaces.Box)
-    if setup is None and not cached and box:
-        setup = resolve_setup(spec, env.observation_space)
+    multitask = is_task_space(env.observation_space)
+    if setup is None and not cached and (box or multitask):
+        inner = env.observation_space["obs"] if multitask else env.observation_space
+        setup = resolve_setup(spec, inner)
     kwargs = sb3_kwargs(algo, hyperparams, spec.net_arch)
     pk = kwargs["policy_kwargs"]
     if spec.share_features_extractor is not None and algo in SHARES_FEATURES:
         pk["share_features_extractor"] = spec.share_features_extractor
-    name = "MlpPolicy"
+    name: Any = "MlpPolicy"
+    if multitask:
+        if algo not in MULTITASK_ALGOS:
+            raise ValueError(
+                f"a multi-task source needs {' or '.join(MULTITASK_ALGOS)}, not {algo}"
+            )
+        name = MultiTaskPolicy
+        pk["heads"] = heads or "multi"
     if cached:
         pk["features_extractor_class"] = FlattenExtractor
     elif setup is None:  # Dict or discrete observations: SB3's own extractors

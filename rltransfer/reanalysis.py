@@ -9,7 +9,7 @@ present, add what each method transferred.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class AnalysisOptions:
     low: float | None = None
     high: float | None = None
     source_steps: int | None = None
+    compare: list[list[str]] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: StudySpec) -> AnalysisOptions:
@@ -37,6 +38,7 @@ class AnalysisOptions:
             spec.score_range.low,
             spec.score_range.high,
             spec.source.timesteps,
+            [list(p) for p in spec.compare],
         )
 
     @classmethod
@@ -65,6 +67,7 @@ class AnalysisOptions:
                 low=get("score_range.low", float | None),
                 high=get("score_range.high", float | None),
                 source_steps=get("source.timesteps", int | None),
+                compare=get("compare", list[list[str]] | None) or [],
             )
         except FieldError as e:
             raise UserError(f"{path}: {e}") from None
@@ -89,8 +92,14 @@ def analyse_study_dir(
         low=options.low,
         high=options.high,
         source_steps=options.source_steps,
+        compare=options.compare,
     )
     add_transfer_summaries(summary, root)
+    from rltransfer.multitask.evaluation import source_tasks
+
+    tasks = source_tasks(root)  # a multi-task source's per-task final returns
+    if tasks is not None:
+        summary["source_tasks"] = tasks
     summary.update(extra or {})
     paths = write_report(root, summary, curves)
     return summary, curves, paths

@@ -4,6 +4,7 @@ At each grid point the recorder evaluates the model, logs the point to W&B, rewr
 ``curve.partial.csv`` (so a paired transfer run can compare itself with this one while both
 train), and, for transfer runs, asks the negative-transfer alarm. With ``eval.on_source`` it also
 evaluates on the source env at each point; those returns become the ``source_*`` columns.
+A multi-task source adds its per-task columns (``columns``), logged to W&B as ``eval/task<k>/*``.
 """
 
 from __future__ import annotations
@@ -31,15 +32,20 @@ class CurveRecorder:
         alarm: NegativeTransferAlarm | None = None,
         stop_on_alarm: bool = False,
         on_source: Callable[[Any], tuple[float, float, int]] | None = None,
+        columns: Callable[[], dict[str, float]] | None = None,
     ):
         """``evaluate(model)`` and ``on_source(model)`` return (mean return, std, episodes) on
-        the target and on the source env; ``on_source`` is None unless ``eval.on_source``."""
+        the target and on the source env; ``on_source`` is None unless ``eval.on_source``.
+        ``columns()``, called after each ``evaluate``, gives extra curve columns (e.g.
+        ``task0_return_mean``); the same columns at every point."""
         self.out = out
         self.evaluate = evaluate
         self.tracker = tracker
         self.alarm = alarm
         self.stop_on_alarm = stop_on_alarm
         self.on_source = on_source
+        self.columns = columns
+        self.extra_points: list[dict[str, float]] = []
         self.points: list[tuple[int, float, float, int]] = []
         self.source_points: list[tuple[float, float, int]] = []
         self.alarms: list[dict[str, Any]] = []
@@ -55,18 +61,27 @@ class CurveRecorder:
                 "source_return_std": s_std.astype(float),
                 "source_episodes": s_n.astype(np.int64),
             }
+        extra = None
+        if self.extra_points:
+            extra = {k: np.asarray([p[k] for p in self.extra_points]) for k in self.extra_points[0]}
         return Curve(
-            t.astype(np.int64), mean.astype(float), std.astype(float), n.astype(np.int64), **source
-        )
+            t.astype(np.int64), mean.astype(float), std.astype(float), n.astype(np.int64), **source,
+            extra=extra,
+        )  # fmt: skip
 
     def record(self, model: Any, t: int) -> bool:
         """Evaluate ``model`` at grid point ``t``; return False when training should stop."""
         mean, std, n = self.evaluate(model)
+        columns = self.columns() if self.columns is not None else None
         source = self.on_source(model) if self.on_source is not None else None
         self.points.append((t, mean, std, n))
         if source is not None:
             self.source_points.append(source)
-        self.tracker.log_eval(t, mean, std, n, source=source)
+        if columns is not None:
+            self.extra_points.append(columns)
+            self.tracker.log_eval(t, mean, std, n, source=source, extra=columns)
+        else:
+            self.tracker.log_eval(t, mean, std, n, source=source)
         write_curve(self.out / PARTIAL_CURVE, self.curve())
         message = self.alarm.check(self.points) if self.alarm is not None else None
         if message is None:

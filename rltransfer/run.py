@@ -60,6 +60,10 @@ class RunSpec:
     source_env: EnvSpec | None = None
     source_policy: PolicySpec | None = None
     """The source agent's architecture when it differs from ``policy`` (teachers use it)."""
+    envs: list[EnvSpec] | None = None
+    """A multi-task source run: its K tasks (``env`` is then task 0), ``rltransfer.multitask``."""
+    heads: str | None = None
+    """A multi-task source run's output layers: ``multi`` | ``conditioned``."""
     """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
 
 
@@ -93,6 +97,8 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
     from rltransfer.vision.plan import prepare_env
 
     n_envs = int(spec.hyperparams.get("n_envs", 1))
+    if spec.envs:  # multi-task source: n_envs copies of each task, observations {"obs", "task"}
+        return _make_multitask_env(spec, n_envs)
     venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
     plan = BuildPlan(
         spec.algo,
@@ -125,6 +131,33 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
     return venv, plan
 
 
+def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any]:
+    """A multi-task source's training env (``rltransfer.multitask.make_task_vec_env``) with its
+    vision setup (never a feature cache: the encoder runs in the policy) and VecNormalize on
+    ``obs`` only."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rltransfer.methods import BuildPlan
+    from rltransfer.multitask import make_task_vec_env
+    from rltransfer.vision.plan import resolve_setup
+
+    venv = make_task_vec_env(spec.envs, n_envs)
+    plan = BuildPlan(
+        spec.algo, spec.policy, dict(spec.hyperparams), venv.observation_space, venv.action_space
+    )
+    setup = resolve_setup(plan.policy, venv.observation_space["obs"])
+    setup.cached = False
+    setup.report["cached"] = False
+    normalize = plan.hyperparams.get("normalize", False)
+    if normalize:
+        kwargs = dict(normalize) if isinstance(normalize, dict) else {}
+        kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
+        kwargs.setdefault("norm_obs_keys", ["obs"])
+        venv = VecNormalize(venv, **kwargs)
+    venv.vision_setup = setup
+    return venv, plan
+
+
 def _source_artifact(spec: RunSpec) -> Any:
     from rltransfer.methods import SourceArtifact
 
@@ -143,6 +176,8 @@ def _save_model(model: Any, out: Path) -> None:
     env = model.get_env()
     if hasattr(env, "obs_rms"):
         rms = env.obs_rms
+        if isinstance(rms, dict):  # a multi-task source: the statistics of ``obs``
+            rms = rms["obs"]
         atomic_write_json(
             out / NORMALIZE_FILE,
             {"mean": rms.mean.tolist(), "var": rms.var.tolist(), "count": float(rms.count)},
@@ -221,12 +256,18 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         net_arch=plan.policy.net_arch,
         seed=spec.seed,
         device=device,
+        heads=spec.heads,
     )
     transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
     context = TransferContext(model, env, source)
     if method is not None:
         transfer = method.apply(context)
-    evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
+    if spec.envs:
+        from rltransfer.multitask.evaluation import MultiTaskEvaluator
+
+        evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
+    else:
+        evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
     tracker = open_run_tracker(
         spec.wandb,
         Path(spec.wandb_dir),
@@ -245,8 +286,9 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     if spec.source_env is not None:
         on_source = SourceEvaluator(spec.source_env, spec.eval, spec.eval_seed, train_env=env)
     recorder = CurveRecorder(
-        out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative, on_source=on_source
-    )
+        out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative, on_source=on_source,
+        columns=evaluator.columns if spec.envs else None,
+    )  # fmt: skip
     exit_code = 1
     try:
         recorder.record(model, 0)
@@ -289,6 +331,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "seed": spec.seed,
         "eval_seed": spec.eval_seed,
         "env": {"id": spec.env.id, "kwargs": spec.env.kwargs},
+        **(_tasks_meta(spec) if spec.envs else {}),
         "algo": spec.algo,
         "timesteps": spec.timesteps,
         "env_steps_trained": int(model.num_timesteps),
@@ -300,3 +343,9 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),
     }
+
+
+def _tasks_meta(spec: RunSpec) -> dict[str, Any]:
+    """A multi-task source's tasks (in task-id order) and heads, for ``meta.json``."""
+    tasks = [{"id": e.id, "kwargs": e.kwargs} for e in spec.envs or []]
+    return {"tasks": tasks, "heads": spec.heads}

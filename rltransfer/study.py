@@ -19,7 +19,7 @@ import yaml
 
 from rltransfer.analysis.curves import Curve
 from rltransfer.config.load import load_study
-from rltransfer.config.spec import EnvSpec, StudySpec
+from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
 from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import make_executor
@@ -64,11 +64,18 @@ def _eval_identity(spec: StudySpec) -> dict[str, Any]:
 @dataclass
 class Plan:
     source: RunSpec | None
+    """The study's source run (None for a checkpoint source)."""
     targets: list[RunSpec]
+    method_sources: list[RunSpec] = field(default_factory=list)
+    """Source runs of methods that name their own ``source``."""
+
+    @property
+    def sources(self) -> list[RunSpec]:
+        return ([self.source] if self.source else []) + self.method_sources
 
     @property
     def runs(self) -> list[RunSpec]:
-        return ([self.source] if self.source else []) + self.targets
+        return self.sources + self.targets
 
 
 def plan_study(spec: StudySpec, root: Path) -> Plan:
@@ -91,37 +98,12 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         wandb_dir=str(root),
         config=config,
     )
-    source = None
-    source_policy = spec.source.policy
-    if spec.source.checkpoint is not None:
-        source_identity = {"checkpoint_sha256": file_sha256(spec.source.checkpoint)}
-        if source_policy is not None:  # the teacher's architecture
-            source_identity["policy"] = vars(source_policy)
-    else:
-        s = spec.source
-        own = {"policy": vars(source_policy)} if source_policy is not None else {}
-        source_id = _hash(
-            {
-                "role": "source",
-                **common,
-                **own,
-                "env": _env_dict(s.env),
-                "timesteps": s.timesteps,
-                "seed": s.seed,
-            }
-        )
-        source = RunSpec(
-            run_id=source_id,
-            role="source",
-            label="source",
-            seed=s.seed,
-            env=s.env,
-            timesteps=s.timesteps,
-            eval_seed=s.seed + EVAL_SEED_OFFSET,
-            out_dir=str(root / "source"),
-            **{**shared, "policy": source_policy or spec.policy},
-        )
-        source_identity = {"source_run": source_id}
+    source, source_identity = _source_run(spec.source, "source", root / "source", common, shared)
+    method_sources: dict[str, tuple[RunSpec | None, dict[str, Any]]] = {
+        m.name: _source_run(m.source, m.name, root / "sources" / m.name, common, shared)
+        for m in spec.methods
+        if m.source is not None
+    }
     targets = []
 
     def baseline_dir(seed: int) -> str:
@@ -134,6 +116,8 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
 
     for m in spec.methods:
         needs_source = method_class(m.method, "method").needs_source
+        src_spec = m.source or spec.source
+        src_run, src_identity = method_sources.get(m.name, (source, source_identity))
         # Stopping on the alarm changes the result, so it is part of a transfer run's identity.
         stops = spec.stop_on_negative and m.method != BASELINE
         for seed in spec.seeds:
@@ -145,7 +129,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     "timesteps": spec.target.timesteps,
                     "seed": seed,
                     "method": {"method": m.method, "options": m.options},
-                    "source": source_identity if needs_source else None,
+                    "source": src_identity if needs_source else None,
                     "stop_on_negative": {"threshold": spec.threshold} if stops else None,
                     **source_eval,
                 }
@@ -161,9 +145,9 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     eval_seed=seed + EVAL_SEED_OFFSET,
                     out_dir=str(root / "target" / m.name / f"seed_{seed}"),
                     method=m,
-                    source_dir=source.out_dir if (needs_source and source) else None,
-                    source_checkpoint=spec.source.checkpoint if needs_source else None,
-                    source_policy=source_policy if needs_source else None,
+                    source_dir=src_run.out_dir if (needs_source and src_run) else None,
+                    source_checkpoint=src_spec.checkpoint if needs_source else None,
+                    source_policy=src_spec.policy if needs_source else None,
                     baseline_dir=None if m.method == BASELINE else baseline_dir(seed),
                     threshold=spec.threshold,
                     stop_on_negative=stops,
@@ -171,7 +155,46 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     **shared,
                 )
             )
-    return Plan(source, targets)
+    own_runs = [r for r, _ in method_sources.values() if r is not None]
+    return Plan(source, targets, own_runs)
+
+
+def _source_run(
+    s: SourceSpec, label: str, out: Path, common: dict[str, Any], shared: dict[str, Any]
+) -> tuple[RunSpec | None, dict[str, Any]]:
+    """The run that trains source ``s`` (None for a checkpoint) and the source's identity in
+    the ids of the target runs that use it. ``label``: ``source`` for the study's source, the
+    method's name for a method's own."""
+    if s.checkpoint is not None:
+        identity: dict[str, Any] = {"checkpoint_sha256": file_sha256(s.checkpoint)}
+        if s.policy is not None:  # the teacher's architecture
+            identity["policy"] = vars(s.policy)
+        return None, identity
+    own = {"policy": vars(s.policy)} if s.policy is not None else {}
+    # A multi-task source is identified by all its tasks and its heads; a single-env source
+    # keeps exactly its old identity (and run id).
+    tasks: dict[str, Any] = (
+        {"envs": [_env_dict(e) for e in s.envs], "heads": s.heads}
+        if s.envs
+        else {"env": _env_dict(s.env)}
+    )
+    run_id = _hash(
+        {"role": "source", **common, **own, **tasks, "timesteps": s.timesteps, "seed": s.seed}
+    )
+    run = RunSpec(
+        run_id=run_id,
+        role="source",
+        label=label,
+        seed=s.seed,
+        env=s.env if s.env is not None else s.envs[0],
+        envs=s.envs,
+        heads=s.heads,
+        timesteps=s.timesteps,
+        eval_seed=s.seed + EVAL_SEED_OFFSET,
+        out_dir=str(out),
+        **{**shared, "policy": s.policy or shared["policy"]},
+    )
+    return run, {"source_run": run_id}
 
 
 def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list[str], list[str]]:
@@ -182,8 +205,8 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
         if r not in todo:
             progress.finished(r.run_id, _label(r), "already complete, skipped")
     executor = make_executor(spec.executor, progress.update)
-    source_pending = plan.source is not None and plan.source in todo
-    waiting = [r for r in todo if r.role == "target" and source_pending and r.source_dir]
+    pending = {r.out_dir for r in plan.sources if r in todo}  # targets wait for their source
+    waiting = [r for r in todo if r.role == "target" and r.source_dir in pending]
     ready = [r for r in todo if r not in waiting]
     running: dict[Future, RunSpec] = {}
     failed: list[str] = []
@@ -209,11 +232,12 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
                         f"{error}); traceback in {r.out_dir}/traceback.txt",
                     )
                 if r.role == "source":
+                    mine = [w for w in waiting if w.source_dir == r.out_dir]
+                    waiting = [w for w in waiting if w not in mine]
                     if error is None:
-                        ready, waiting = waiting, []
+                        ready += mine
                     else:
-                        failed += [_label(w) + " (source failed)" for w in waiting]
-                        waiting = []
+                        failed += [_label(w) + f" ({_label(r)} failed)" for w in mine]
     except BaseException:
         executor.shutdown(cancel=True)
         raise
@@ -222,7 +246,9 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
 
 
 def _label(r: RunSpec) -> str:
-    return "source" if r.role == "source" else f"{r.label}/seed_{r.seed}"
+    if r.role == "source":
+        return "source" if r.label == "source" else f"source of {r.label}"
+    return f"{r.label}/seed_{r.seed}"
 
 
 def _track_summary(

@@ -4,7 +4,8 @@ A curve on disk is ``curve.csv`` with the columns ``timesteps,return_mean,return
 More columns may follow. Of those, ``source_return_mean,source_return_std,source_episodes`` (the
 return on the source task at the same grid points, written when ``eval.on_source`` is on) are
 read when present; ``nan`` there means the run could not be evaluated on the source. Any other
-column is ignored.
+column is ignored when read; a writer may add its own (a multi-task source writes
+``task<k>_return_mean,task<k>_return_std``, ``Curve.extra``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ class Curve:
         source_return_mean, source_return_std: shape (G,) or None, the same on the source task
             (``eval.on_source``); nan where the run could not be evaluated there.
         source_episodes: shape (G,), int64, or None: episodes behind each source point.
+        extra: ``{column: shape (G,)}`` written after the other columns (not read back), or None.
     """
 
     timesteps: np.ndarray
@@ -46,6 +48,7 @@ class Curve:
     source_return_mean: np.ndarray | None = None
     source_return_std: np.ndarray | None = None
     source_episodes: np.ndarray | None = None
+    extra: dict[str, np.ndarray] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.timesteps)
@@ -74,7 +77,8 @@ def curve_to_csv(curve: Curve) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     src = curve.on_source() if curve.has_source else None
-    w.writerow(CURVE_COLUMNS + (SOURCE_COLUMNS if src else ()))
+    extra = curve.extra or {}
+    w.writerow(CURVE_COLUMNS + (SOURCE_COLUMNS if src else ()) + tuple(extra))
     for i, (t, m, s, e) in enumerate(
         zip(curve.timesteps, curve.return_mean, curve.return_std, curve.episodes, strict=True)
     ):
@@ -85,6 +89,7 @@ def curve_to_csv(curve: Curve) -> str:
                 repr(float(src.return_std[i])),
                 int(src.episodes[i]),
             ]
+        row += [repr(float(v[i])) for v in extra.values()]
         w.writerow(row)
     return buf.getvalue()
 

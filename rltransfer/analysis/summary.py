@@ -31,6 +31,7 @@ import numpy as np
 from rltransfer.analysis import metrics as M
 from rltransfer.analysis.accounting import target_only_metrics, total_cost_metrics
 from rltransfer.analysis.align import Paired, align_study, unpaired_seeds
+from rltransfer.analysis.comparisons import compare_methods
 from rltransfer.analysis.curves import Curve
 from rltransfer.analysis.forgetting import forgetting_summary
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
@@ -134,8 +135,12 @@ def analyze(
     seed: int = 0,
     n_resamples: int = 2000,
     source_steps: int | None = None,
+    compare: list[list[str]] | None = None,
 ) -> dict[str, Any]:
     """Compare every method with ``baseline`` seed pair by seed pair; see the module docstring.
+
+    ``compare``: pairs ``[A, B]`` of methods also compared with each other
+    (``rltransfer.analysis.comparisons``), under ``comparisons`` in the result.
 
     ``low``/``high`` default to the baseline's mean return at t = 0 and to ``threshold`` (or, with
     no threshold, the highest return of any compared curve); see :func:`metrics.score_range`.
@@ -175,6 +180,7 @@ def analyze(
     )
     for m, block in forgetting.items():
         out_methods[m]["forgetting"] = block
+    comparisons = compare_methods(curves, compare, lo, hi) if compare else []
     warnings = [
         f"method '{m}': seed(s) {s} have no {baseline} run with the same seed and were left out"
         for m, s in unpaired_seeds(curves, baseline).items()
@@ -212,6 +218,7 @@ def analyze(
         },
         "bootstrap": {"resamples": n_resamples, "confidence": DEFAULT_CONFIDENCE, "seed": seed},
         "warnings": warnings,
+        "comparisons": comparisons,
         "baseline_stats": {
             "seeds": len(base_all),
             "final_return": _F(base_all[:, -1].mean()),

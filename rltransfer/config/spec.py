@@ -131,13 +131,21 @@ class SourceSpec:
     """Where the source knowledge comes from: train on ``env`` for ``timesteps`` env steps, or load
     an SB3 ``.zip`` from ``checkpoint``. ``seed`` seeds the source run. ``policy``: the source
     agent's architecture when it differs from the study's (e.g. a state source for a pixel
-    target); ``None`` = the study's ``policy``. Teachers are rebuilt with it."""
+    target); ``None`` = the study's ``policy``. Teachers are rebuilt with it.
+
+    ``envs`` (instead of ``env``): a multi-task source, one agent trained over these K ≥ 2 tasks
+    (same observation and action spaces), ``timesteps`` env steps in total, split evenly over
+    the tasks (``hyperparams.n_envs`` copies of each). It shares the encoder and hidden layers
+    and keeps per-task output layers: ``heads`` = ``multi`` (one output layer per task, the
+    default) or ``conditioned`` (one output layer reading [latent, one-hot task]). PPO or A2C."""
 
     env: EnvSpec | None = None
     timesteps: int | None = None
     checkpoint: str | None = None
     seed: int = 1000
     policy: PolicySpec | None = None
+    envs: list[EnvSpec] | None = None
+    heads: str | None = None
 
 
 @dataclass
@@ -150,11 +158,14 @@ class TargetSpec:
 
 @dataclass
 class MethodSpec:
-    """One transfer method in the study: ``name`` labels its results, ``method`` is its kind."""
+    """One transfer method in the study: ``name`` labels its results, ``method`` is its kind.
+    ``source``: this method's own source agent (same keys as the study's ``source``), e.g. a
+    single-task source beside the study's multi-task one; ``None`` = the study's source."""
 
     name: str
     method: str
     options: dict[str, Any] = field(default_factory=dict)
+    source: SourceSpec | None = None
 
     @staticmethod
     def coerce(data: Any, path: str) -> Any:
@@ -165,7 +176,10 @@ class MethodSpec:
             data = dict(data)
             name = data.pop("name", None)
             kind = data.pop("method", name)
-            return {"name": name if name is not None else kind, "method": kind, "options": data}
+            source = data.pop("source", None)
+            own = {"source": source} if source is not None else {}
+            name = name if name is not None else kind
+            return {"name": name, "method": kind, "options": data, **own}
         return data
 
 
@@ -236,6 +250,9 @@ class StudySpec:
     score_range: ScoreRange = field(default_factory=ScoreRange)
     stop_on_negative: bool = False
     """Stop a transfer run when the negative-transfer alarm fires (it always warns)."""
+    compare: list[list[str]] = field(default_factory=list)
+    """Pairs ``[A, B]`` of method names to compare with each other in the report, by the verdict
+    test with B in scratch's place (e.g. a multi-task source against a single one)."""
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     device: str = "auto"
@@ -243,5 +260,13 @@ class StudySpec:
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain data, in the study-file format."""
         d = asdict(self)
-        d["methods"] = [{"name": m.name, "method": m.method, **m.options} for m in self.methods]
+        d["methods"] = [
+            {
+                "name": m.name,
+                "method": m.method,
+                **m.options,
+                **({"source": asdict(m.source)} if m.source is not None else {}),
+            }
+            for m in self.methods
+        ]
         return d

@@ -46,9 +46,10 @@ def _check_source_policy(spec: StudySpec) -> None:
     target's policy, so a policy that fits neither is reported for the target first)."""
     from rltransfer.vision.registry import check_space, get_entry
 
-    if spec.source.env is None:
+    env_spec = spec.source.env or (spec.source.envs or [None])[0]  # tasks share their spaces
+    if env_spec is None:
         return
-    env = make_env(spec.source.env)
+    env = make_env(env_spec)
     observation_space = env.observation_space
     env.close()
     own = spec.source.policy
@@ -100,6 +101,10 @@ def _source_info(spec: StudySpec) -> CheckpointInfo:
 
 def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     s = spec.source
+    if s.envs is not None or s.heads is not None:
+        from rltransfer.multitask.validate import check_multitask_source
+
+        return check_multitask_source(spec)
     if (s.env is None) == (s.checkpoint is None):
         raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
     if s.checkpoint is not None:
@@ -118,6 +123,33 @@ def _source_spaces(spec: StudySpec) -> CheckpointInfo:
         raise FieldError("source.timesteps", "is required when the source is trained ('env')")
     _positive(s.timesteps, "source.timesteps")
     return _env_info(spec, "source")
+
+
+def _method_source_info(spec: StudySpec, m: MethodSpec, path: str) -> CheckpointInfo:
+    """A method's own ``source``, checked as the study's is; errors name ``methods[i].source``."""
+    alone = dataclasses.replace(spec, source=m.source)
+    try:
+        return _source_info(alone)
+    except FieldError as e:
+        field_path = e.path.removeprefix("source").lstrip(".")
+        raise FieldError(join(path, field_path) if field_path else path, e.message) from None
+    finally:
+        m.source = alone.source  # resolved values (checkpoint path, timesteps)
+
+
+def _check_compare(spec: StudySpec) -> None:
+    names = [m.name for m in spec.methods]
+    for i, pair in enumerate(spec.compare):
+        path = join("compare", i)
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise FieldError(path, f"must name two different methods, got {pair}")
+        for k, name in enumerate(pair):
+            if name not in names:
+                raise FieldError(
+                    join(path, k),
+                    f"no method named '{name}'{did_you_mean(name, names)}; methods: "
+                    f"{', '.join(names)}",
+                )
 
 
 def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointInfo) -> None:
@@ -141,8 +173,11 @@ def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointIn
         if m.method == BASELINE and m.name != BASELINE:
             raise FieldError(join(path, "name"), f"the baseline must be named '{BASELINE}'")
         method = cls(cls.parse_options(m.options, path))
+        if m.source is not None and not cls.needs_source:
+            raise FieldError(join(path, "source"), f"'{m.method}' uses no source agent")
         if cls.needs_source:
-            method.check_compatible(source, target, path)
+            own = _method_source_info(spec, m, join(path, "source")) if m.source else None
+            method.check_compatible(own or source, target, path)
         if type(method).check_groups is not TransferMethod.check_groups:
             groups = groups if groups is not None else _target_group_names(spec)
             method.check_groups(groups, join(path, "options"))
@@ -213,6 +248,7 @@ def validate_study(spec: StudySpec) -> None:
             f"the checkpoint is a {source.algo} agent, but the study's algo is {spec.algo}",
         )
     _check_methods(spec, source, target)
+    _check_compare(spec)
     check_policy(spec, target.observation_space)
     _check_source_policy(spec)
     _check_eval_on_source(spec)
@@ -220,6 +256,12 @@ def validate_study(spec: StudySpec) -> None:
 
 def _check_eval_on_source(spec: StudySpec) -> None:
     """``eval.on_source`` evaluates on ``source.env``, which a checkpoint-only source lacks."""
+    if spec.eval.on_source and spec.source.envs is not None:
+        raise FieldError(
+            "eval.on_source",
+            "is not supported with a multi-task source ('source.envs'): it evaluates on one "
+            "source env",
+        )
     if spec.eval.on_source and spec.source.env is None:
         raise FieldError(
             "eval.on_source",

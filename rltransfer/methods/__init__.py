@@ -7,6 +7,8 @@ from rltransfer.methods import (  # noqa: F401  (register the built-ins)
     freeze,
     kickstart,
     layerwise,
+    multitask,
+    progressive,
     reuse,
     scratch,
     shrink_perturb,

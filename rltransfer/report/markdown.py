@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rltransfer.analysis.comparisons import comparison_lines
 from rltransfer.analysis.metrics import tail_length
 from rltransfer.analysis.text import fmt, fmt_metric
 from rltransfer.analysis.verdict import ALPHA, CALIBRATION
 from rltransfer.report.explain import method_paragraph
-from rltransfer.report.sections import forgetting_section, transfer_section
+from rltransfer.report.sections import (
+    forgetting_section,
+    source_tasks_section,
+    transfer_section,
+)
 
 __all__ = ["fmt", "fmt_metric", "render_report"]
 
@@ -166,8 +171,18 @@ def render_report(summary: dict[str, Any]) -> str:
         lines += ["", "Notes:", ""] + notes
     if summary.get("warnings"):
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in summary["warnings"]]
+    if summary.get("comparisons"):
+        lines += ["", "## Method against method", ""]
+        lines += [
+            "Each pair is decided by the verdict's own test (Welch, per-seed area under the "
+            "normalised curve, α = 0.05, seeds both ran), with the second method in scratch's "
+            "place.",
+            "",
+        ]
+        lines += comparison_lines(summary["comparisons"])
     lines += [""] + transfer_section(summary)
     lines += forgetting_section(summary)
+    lines += source_tasks_section(summary)
     lines += ["## Why each verdict", ""]
     for name in summary["methods"]:
         lines += method_paragraph(name, summary)

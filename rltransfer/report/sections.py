@@ -1,4 +1,4 @@
-"""Optional sections of ``report.md``: what each method transferred, and forgetting.
+"""Optional sections of ``report.md``: what each method transferred, forgetting, source tasks.
 
 Each function returns Markdown lines, or ``[]`` when the summary holds nothing for it.
 """
@@ -130,3 +130,27 @@ def forgetting_section(summary: dict[str, Any]) -> list[str]:
     ]
     lines += [_forgetting_sentence(name, f, base) for name, f in rows.items()]
     return lines + ["", "![Curves on the source task](curves_source.png)", ""]
+
+
+def source_tasks_section(summary: dict[str, Any]) -> list[str]:
+    """ "Source tasks": a multi-task source's final return on each of its tasks."""
+    st = summary.get("source_tasks")
+    if not st or not st.get("tasks"):
+        return []
+    lines = [
+        "## Source tasks",
+        "",
+        f"The source agent was trained on {len(st['tasks'])} tasks at once "
+        f"({st.get('timesteps'):,} env steps in all, split evenly; `{st.get('heads')}` output "
+        "layers, shared encoder and hidden layers). Its return on each task at the end of "
+        "source training, mean ± std over the evaluation episodes:",
+        "",
+        "| Task | Environment | Final return |",
+        "|---|---|---|",
+    ]
+    for k, t in enumerate(st["tasks"]):
+        env = t.get("env") or {}
+        kwargs = ", ".join(f"{a}={b}" for a, b in (env.get("kwargs") or {}).items())
+        name = _cell(f"{env.get('id')}" + (f" ({kwargs})" if kwargs else ""))
+        lines.append(f"| {k} | {name} | {fmt(t.get('final_return'))} ± {fmt(t.get('final_std'))} |")
+    return lines + [""]

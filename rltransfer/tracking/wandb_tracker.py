@@ -51,9 +51,11 @@ class RunTracker:
         std: float,
         episodes: int,
         source: tuple[float, float, int] | None = None,
+        extra: dict[str, float] | None = None,
     ) -> None:
         """One grid point: the target return and, with ``eval.on_source``, the source return
-        ``(mean, std, episodes)`` as ``eval_source/*`` (nan when not evaluable there)."""
+        ``(mean, std, episodes)`` as ``eval_source/*`` (nan when not evaluable there).
+        ``extra`` curve columns ``task<k>_<name>`` are logged as ``eval/task<k>/<name>``."""
         if self.run is not None:
             row = {
                 "timesteps": timesteps,
@@ -65,6 +67,8 @@ class RunTracker:
                 row["eval_source/return_mean"] = source[0]
                 row["eval_source/return_std"] = source[1]
                 row["eval_source/episodes"] = source[2]
+            for key, value in (extra or {}).items():
+                row["eval/" + key.replace("_", "/", 1)] = value
             self.run.log(row)
 
     def log_method(self, timesteps: int, metrics: dict[str, float]) -> None:

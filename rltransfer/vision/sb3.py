@@ -47,10 +47,20 @@ class VisionExtractor(BaseFeaturesExtractor):
     """Observations (B, *obs_shape) — images already scaled to [0, 1] by SB3 — → features
     (B, features_dim). Running feature statistics update in training mode. With an
     ``"adapter"`` entry in ``config`` the encoder is built for the adapter's ``out_shape`` and
-    the adapter runs first."""
+    the adapter runs first.
+
+    A multi-task Dict space ``{"obs": <space>, "task": Discrete(K)}`` is accepted too: the
+    encoder reads ``obs["obs"]`` and the one-hot task (B, K) goes to ``task_context`` (a
+    ``rltransfer.multitask.policy.TaskContext`` the policy shares with its task heads)."""
 
     def __init__(self, observation_space: gym.Space, config: dict[str, Any]):
+        from rltransfer.multitask.env import OBS_KEY, is_task_space
+
         adapter = None
+        outer_space = observation_space
+        multitask = is_task_space(observation_space)
+        if multitask:
+            observation_space = observation_space[OBS_KEY]
         encoder_space = observation_space
         if config.get("adapter") is not None:  # ``adapt``: the encoder reads the source's shape
             from rltransfer.vision.adapters import InputAdapter, adapted_space
@@ -63,7 +73,17 @@ class VisionExtractor(BaseFeaturesExtractor):
                 )
             encoder_space = adapted_space(observation_space, adapter.out_shape)
         reader = build_reader(encoder_space, config)
-        super().__init__(observation_space, reader.features_dim)
+        columns = None
+        if config.get("progressive") is not None:  # ``progressive``: columns on the reader
+            from rltransfer.methods.columns import ProgressiveColumns
+
+            columns = ProgressiveColumns(config["progressive"])
+        super().__init__(outer_space, (reader if columns is None else columns).features_dim)
+        self.columns = columns
+        """``ProgressiveColumns`` after the reader (``rltransfer.methods.columns``), or None."""
+        self.multitask = multitask
+        self.task_context: Any = None
+        """Where ``forward`` writes the one-hot task of a multi-task batch (set by the policy)."""
         self.adapter = adapter
         """An ``InputAdapter`` in front of the encoder (``rltransfer.vision.adapters``), or None."""
         self.reader = reader
@@ -78,10 +98,15 @@ class VisionExtractor(BaseFeaturesExtractor):
         keep_frozen_bn_eval(self.encoder)
         return self
 
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+    def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        if isinstance(observations, dict):  # a multi-task batch: {"obs", "task" (one-hot)}
+            if self.task_context is not None:
+                self.task_context.set(observations["task"])
+            observations = observations["obs"]
         if self.adapter is not None:
             observations = self.adapter(observations)
-        return self.reader(observations, update_stats=self.training)
+        features = self.reader(observations, update_stats=self.training)
+        return features if self.columns is None else self.columns(features)
 
 
 def extractors_of(policy: torch.nn.Module) -> list[VisionExtractor]:

@@ -1,0 +1,130 @@
+"""Per-task evaluation of a multi-task source, and its per-task results for the report.
+
+Every task is evaluated on its own seeded evaluation env (the same seed for each task, reset at
+every grid point) with ``eval.episodes`` episodes. The run's curve keeps the contract columns,
+with ``return_mean`` = the mean over tasks of each task's mean return, ``return_std`` = the std
+of all episodes' returns pooled over tasks and ``episodes`` = episodes over all tasks; the
+columns ``task<k>_return_mean,task<k>_return_std`` follow.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+
+from rltransfer.config.spec import EnvSpec, EvalSpec
+from rltransfer.evaluation import MAX_EVAL_ENVS
+from rltransfer.multitask.env import OBS_KEY, make_task_env
+
+
+def task_columns(k: int) -> tuple[str, str]:
+    """The curve columns of task ``k``: its mean and std of returns."""
+    return f"task{k}_return_mean", f"task{k}_return_std"
+
+
+class TaskEvaluator:
+    """Evaluates task ``task`` of ``n_tasks`` (observations carry the task id), vectorised over
+    up to 8 env copies; VecNormalize statistics of the training env are applied to ``obs``."""
+
+    def __init__(
+        self, env_spec: EnvSpec, task: int, n_tasks: int, spec: EvalSpec, seed: int, train_env: Any
+    ):
+        n = min(spec.episodes, MAX_EVAL_ENVS)
+        venv: VecEnv = DummyVecEnv([lambda: make_task_env(env_spec, task, n_tasks)] * n)
+        if isinstance(train_env, VecNormalize):
+            venv = VecNormalize(
+                venv,
+                training=False,
+                norm_obs=train_env.norm_obs,
+                norm_reward=False,
+                norm_obs_keys=[OBS_KEY],
+                clip_obs=train_env.clip_obs,
+                epsilon=train_env.epsilon,
+            )
+        self.env = venv
+        self.spec = spec
+        self.seed = seed
+
+    def returns(self, model: Any) -> np.ndarray:
+        """The undiscounted returns (shape (episodes,)) of ``model`` on this task now."""
+        train_env = model.get_env()
+        if isinstance(self.env, VecNormalize) and isinstance(train_env, VecNormalize):
+            self.env.obs_rms = copy.deepcopy(train_env.obs_rms)
+        self.env.seed(self.seed)
+        returns, _ = evaluate_policy(
+            model,
+            self.env,
+            n_eval_episodes=self.spec.episodes,
+            deterministic=self.spec.deterministic,
+            return_episode_rewards=True,
+            warn=False,
+        )
+        return np.asarray(returns, dtype=np.float64)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class MultiTaskEvaluator:
+    """Called like ``rltransfer.evaluation.Evaluator``: returns (mean over tasks of the mean
+    return, pooled std, episodes over all tasks); ``columns()`` gives the last per-task values
+    ``{task<k>_return_mean, task<k>_return_std}``."""
+
+    def __init__(self, envs: list[EnvSpec], spec: EvalSpec, seed: int, train_env: Any = None):
+        k = len(envs)
+        self.tasks = [TaskEvaluator(e, i, k, spec, seed, train_env) for i, e in enumerate(envs)]
+        self.last: dict[str, float] = {}
+
+    def __call__(self, model: Any) -> tuple[float, float, int]:
+        per_task = [t.returns(model) for t in self.tasks]
+        self.last = {}
+        for k, r in enumerate(per_task):
+            mean_col, std_col = task_columns(k)
+            self.last[mean_col], self.last[std_col] = float(r.mean()), float(r.std())
+        pooled = np.concatenate(per_task)
+        means = [float(r.mean()) for r in per_task]
+        return float(np.mean(means)), float(pooled.std()), len(pooled)
+
+    def columns(self) -> dict[str, float]:
+        return dict(self.last)
+
+    def close(self) -> None:
+        for t in self.tasks:
+            t.close()
+
+
+def source_tasks(study_dir: str | Path) -> dict[str, Any] | None:
+    """The multi-task source's tasks and final per-task returns, from ``source/meta.json`` and
+    ``source/curve.csv``; None when the source is not a multi-task run.
+
+    Returns ``{"heads": str, "timesteps": int, "tasks": [{"env": {...}, "final_return": float,
+    "final_std": float}, ...]}``."""
+    import json
+
+    src = Path(study_dir) / "source"
+    try:
+        meta = json.loads((src / "meta.json").read_text())
+        rows = list(csv.DictReader((src / "curve.csv").open()))
+    except (OSError, ValueError):
+        return None
+    tasks = meta.get("tasks")
+    if not tasks or not rows:
+        return None
+    last = rows[-1]
+    out = []
+    for k, env in enumerate(tasks):
+        mean_col, std_col = task_columns(k)
+        out.append(
+            {
+                "env": env,
+                "final_return": float(last.get(mean_col, "nan")),
+                "final_std": float(last.get(std_col, "nan")),
+            }
+        )
+    return {"heads": meta.get("heads"), "timesteps": int(last["timesteps"]), "tasks": out}
