@@ -218,6 +218,8 @@ def execute_run(
             {"run_id": spec.run_id, "status": STATUS_FAILED, "error": f"{type(e).__name__}: {e}"},
         )
         raise
+    # Unix time the run started: with ``wall_time_s``, when each run ran (e.g. concurrency)
+    meta["started_at"] = round(started, 3)
     meta["wall_time_s"] = round(time.time() - started, 3)
     atomic_write_json(out / "meta.json", meta)
     return meta

@@ -30,6 +30,12 @@ def test_ray_executor_matches_one_local_worker(tiny_study, tmp_path):
     assert remote.summary["methods"] == local.summary["methods"]
     # the driver wrote every file the workers sent back, including their W&B-free run folders
     assert (remote.out_dir / "target" / "finetune" / "seed_1" / "model.zip").is_file()
+    # never more runs at once than workers: a task blocked in ray.get (e.g. on a progress queue)
+    # would hand its CPU to another run and oversubscribe the cores
+    metas = [json.loads(p.read_text()) for p in remote.out_dir.rglob("meta.json")]
+    spans = [(m["started_at"], m["started_at"] + m["wall_time_s"]) for m in metas]
+    most = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+    assert most <= 2, spans
 
 
 def test_packed_run_needs_no_access_to_the_study_folder(tiny_study, tmp_path):
