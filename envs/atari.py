@@ -27,6 +27,7 @@ from .base import (
     Param,
     ParametrisedEnv,
     declare_params,
+    import_extra,
     resolve_params,
 )
 from .wrappers import ResizePixels, StackFrames
@@ -60,12 +61,7 @@ ATARI_PARAMS: Mapping[str, Param | Knob] = {
 
 def import_ale() -> Any:
     """Import ``ale_py`` (registering the ``ALE/...`` ids) or explain how to install it."""
-    try:
-        import ale_py
-    except ImportError as e:
-        raise ImportError(
-            f'rltransfer/Atari-v0 needs ale-py: pip install "rltransfer[atari]" ({e})'
-        ) from None
+    ale_py = import_extra("ale_py", "ale-py", "rltransfer/Atari-v0", "atari")
     gym.register_envs(ale_py)
     return ale_py
 

@@ -10,6 +10,7 @@ controls (``AXES``).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import numbers
@@ -231,3 +232,14 @@ class DelegatingEnv(gym.Env):
 
     def close(self) -> None:
         self._env.close()
+
+
+def import_extra(module: str, package: str, env_id: str, extra: str) -> Any:
+    """Import the optional ``module`` an env family needs (pip ``package``, the rltransfer
+    ``extra``), or raise ``ImportError`` saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f'{env_id} needs {package}: pip install "rltransfer[{extra}]" ({e})'
+        ) from None

@@ -26,6 +26,7 @@ from .base import (
     Param,
     ParametrisedEnv,
     declare_params,
+    import_extra,
     resolve_params,
 )
 
@@ -67,13 +68,7 @@ MINIGRID_PARAMS: Mapping[str, Param | Knob] = {
 
 def import_minigrid() -> Any:
     """Import ``minigrid`` (registering its ids) or explain how to install it."""
-    try:
-        import minigrid
-    except ImportError as e:
-        raise ImportError(
-            f'rltransfer/MiniGrid-v0 needs minigrid: pip install "rltransfer[minigrid]" ({e})'
-        ) from None
-    return minigrid
+    return import_extra("minigrid", "minigrid", "rltransfer/MiniGrid-v0", "minigrid")
 
 
 class _Recolour(gym.Wrapper):

@@ -137,3 +137,12 @@ def check_env_spec(spec: EnvSpec, path: str) -> gym.Env:
         raise FieldError(
             path, f"could not create the environment: {type(e).__name__}: {e}"
         ) from None
+
+
+def innermost(venv: Any) -> Any:
+    """The VecEnv at the bottom of a chain of VecEnv wrappers (e.g. the ``DummyVecEnv``)."""
+    from stable_baselines3.common.vec_env import VecEnv
+
+    while isinstance(getattr(venv, "venv", None), VecEnv):
+        venv = venv.venv
+    return venv

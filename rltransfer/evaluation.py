@@ -6,6 +6,7 @@ reseeded with the same seed at every point, so all methods of seed k face the sa
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rltransfer.config.spec import EnvSpec, EvalSpec
-from rltransfer.environments import make_env
+from rltransfer.environments import innermost, make_env
 
 MAX_EVAL_ENVS = 8
 
@@ -34,16 +35,23 @@ class Evaluator:
     """Runs ``episodes`` evaluation episodes, vectorised over up to 8 env copies."""
 
     def __init__(
-        self, env_spec: EnvSpec, spec: EvalSpec, seed: int, train_env: VecEnv | None = None
+        self,
+        env_spec: EnvSpec,
+        spec: EvalSpec,
+        seed: int,
+        train_env: VecEnv | None = None,
+        make: Callable[[], gym.Env] | None = None,
     ):
-        """``train_env``: when it is a VecNormalize, observations are normalised the same way,
-        with its current statistics (frozen during evaluation); rewards are never normalised.
-        When it encodes observations into features (the frozen-feature cache), so does the
-        evaluation env, with the same encoder."""
+        """``train_env``: when it is a VecNormalize, observations are normalised the same way
+        (the same keys of a Dict observation), with its current statistics (frozen during
+        evaluation); rewards are never normalised. When it encodes observations into features
+        (the frozen-feature cache), so does the evaluation env, with the same encoder.
+        ``make``: builds one evaluation env copy (default: ``env_spec``'s env in a Monitor)."""
         from rltransfer.vision.cache import wrap_like
 
         n = min(spec.episodes, MAX_EVAL_ENVS)
-        venv: VecEnv = DummyVecEnv([lambda: Monitor(make_env(env_spec)) for _ in range(n)])
+        make = make or (lambda: Monitor(make_env(env_spec)))
+        venv: VecEnv = DummyVecEnv([make for _ in range(n)])
         venv = wrap_like(venv, train_env)  # the same frozen-feature encoder as training
         if isinstance(train_env, VecNormalize):
             venv = VecNormalize(
@@ -51,6 +59,7 @@ class Evaluator:
                 training=False,
                 norm_obs=train_env.norm_obs,
                 norm_reward=False,
+                norm_obs_keys=train_env.norm_obs_keys,
                 clip_obs=train_env.clip_obs,
                 epsilon=train_env.epsilon,
             )
@@ -58,11 +67,11 @@ class Evaluator:
         self.spec = spec
         self.seed = seed
 
-    def __call__(self, model: BaseAlgorithm) -> tuple[float, float, int]:
-        """Return (mean return, std of returns, episodes) of ``model`` now."""
+    def returns(self, model: BaseAlgorithm) -> np.ndarray:
+        """The undiscounted returns, shape (episodes,), of ``model`` now."""
         train_env = model.get_env()
         if isinstance(self.env, VecNormalize) and isinstance(train_env, VecNormalize):
-            self.env.obs_rms = train_env.obs_rms.copy()
+            self.env.obs_rms = copy.deepcopy(train_env.obs_rms)  # a dict of them for Dict obs
         self.env.seed(self.seed)
         returns, _ = evaluate_policy(
             model,
@@ -72,17 +81,15 @@ class Evaluator:
             return_episode_rewards=True,
             warn=False,
         )
-        r = np.asarray(returns, dtype=np.float64)
+        return np.asarray(returns, dtype=np.float64)
+
+    def __call__(self, model: BaseAlgorithm) -> tuple[float, float, int]:
+        """Return (mean return, std of returns, episodes) of ``model`` now."""
+        r = self.returns(model)
         return float(r.mean()), float(r.std()), len(r)
 
     def close(self) -> None:
         self.env.close()
-
-
-def _innermost(venv: VecEnv) -> VecEnv:
-    while isinstance(getattr(venv, "venv", None), VecEnv):
-        venv = venv.venv
-    return venv
 
 
 def _same_shape(a: gym.Space, b: gym.Space) -> bool:
@@ -111,7 +118,7 @@ class SourceEvaluator:
         self.note: str | None = None
         probe = make_env(env_spec)
         try:
-            target = _innermost(train_env)
+            target = innermost(train_env)
             for what in ("observation_space", "action_space"):
                 s, t = getattr(probe, what), getattr(target, what)
                 if not _same_shape(s, t):

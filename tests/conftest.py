@@ -57,3 +57,16 @@ def write_study(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def study_exit_2(write_study, capsys):
+    """Run a study file that must stop before training: assert exit code 2 and return stderr."""
+    from rltransfer.cli import main
+
+    def run(study: Any) -> str:
+        path = write_study(study)
+        assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
+        return capsys.readouterr().err
+
+    return run

@@ -70,9 +70,7 @@ def test_report_section_and_recomputation_from_the_folder(tmp_path, capsys):
     assert "## Method against method" in report and "**multi** is better than **single**" in report
 
 
-def test_compare_naming_an_unknown_method_exits_2(tiny_study, write_study, capsys):
+def test_compare_naming_an_unknown_method_exits_2(tiny_study, study_exit_2):
     tiny_study["compare"] = [["finetune", "finetuned"]]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert "compare[0][1]" in err and "did you mean 'finetune'" in err

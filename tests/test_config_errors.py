@@ -241,19 +241,14 @@ def test_default_study_is_valid_and_shipped_in_scripts():
     assert script.read_text() == default_study_text()
 
 
-def test_a_source_env_the_study_policy_cannot_read_names_source_policy(
-    tiny_study, write_study, capsys
-):
+def test_a_source_env_the_study_policy_cannot_read_names_source_policy(tiny_study, study_exit_2):
     """A pixel target with a state source: the source trains with the study's CNN unless
     ``source.policy`` gives its own architecture; the study stops before training."""
-    from rltransfer.cli import main
 
     tiny_study["policy"] = {"encoder": "tiny_cnn"}
     teacher = {"policy": {"net_arch": [16]}}  # the teacher's, not the source run's
     tiny_study["methods"] = [{"method": "distill", "teacher_obs": "state", "teacher": teacher}]
     tiny_study["source"]["env"] = {"id": "rltransfer/PixelGrid-v0", "kwargs": {"obs_mode": "state"}}
     tiny_study["target"]["env"] = {"id": "rltransfer/PixelGrid-v0", "kwargs": {"size": 16}}
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert "policy.encoder: on the source env" in err and "source.policy" in err

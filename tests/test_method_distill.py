@@ -46,15 +46,6 @@ def _train_teacher(path: Path, env_id: str, kwargs: dict, hp: dict, steps: int) 
     return SourceArtifact(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """As in a study's runs: torch's threads fight over a busy machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def cartpole_teacher(tmp_path_factory) -> SourceArtifact:
     """PPO ([64, 64]) on CartPole, rl-zoo3's settings, 24,576 steps: a return of ~450 (~8 s)."""
@@ -324,13 +315,11 @@ PIXEL_TARGET = {
     ],
 )  # fmt: skip
 def test_option_mistakes_exit_2_naming_the_field(
-    tiny_study, write_study, capsys, options, change, field, words
+    tiny_study, study_exit_2, options, change, field, words
 ):
     study = _distill_study(tiny_study, **options)
     study.update(change or {})
-    path = write_study(study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(study)
     assert f"{field}:" in err and words in err, err
     assert "Traceback" not in err
 
@@ -366,12 +355,8 @@ def test_source_policy_gives_the_state_source_and_its_teacher_their_own_architec
     assert meta["transfer"]["teacher_obs"] == "state"
 
 
-def test_a_source_the_study_policy_cannot_read_exits_2_pointing_at_source_policy(
-    write_study, capsys
-):
+def test_a_source_the_study_policy_cannot_read_exits_2_pointing_at_source_policy(study_exit_2):
     study = copy.deepcopy(CROSS_MODAL)
     del study["source"]["policy"]
-    path = write_study(study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(study)
     assert "methods[1].teacher.policy" in err and "source.policy: {encoder: mlp" in err

@@ -23,6 +23,7 @@ from rltransfer.config.spec import PolicySpec
 from rltransfer.methods import METHODS, BuildPlan, SourceArtifact, TransferContext
 from rltransfer.methods.kickstart import kl_teacher_student
 from rltransfer.tracking.offline_reader import read_offline_runs
+from tests.teacher_harness import attach
 
 POLICY = PolicySpec(net_arch=[16, 16])
 HP = {
@@ -63,15 +64,6 @@ def _model(algo: str = "ppo", seed: int = 0, env: Any = None, **hp: Any) -> Any:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as runs use: tiny networks only lose time to thread hand-offs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> dict[str, SourceArtifact]:
     """Small trained CartPole source agents (PPO, A2C, DQN), saved."""
@@ -86,15 +78,7 @@ def sources(tmp_path_factory) -> dict[str, SourceArtifact]:
 
 
 def _kickstart(model: Any, source: SourceArtifact, budget: int | None = None, **options: Any):
-    cls = METHODS["kickstart"]
-    method = cls(cls.parse_options(options, "options"))
-    method.configure(BuildPlan("ppo", POLICY, {}), source)
-    logged: list[tuple[int, dict[str, float]]] = []
-    ctx = TransferContext(model, model.get_env(), source, log=lambda t, m: logged.append((t, m)))
-    record = method.apply(ctx)
-    if budget is not None:
-        method.before_learning(ctx, budget, lambda t: True)
-    return method, record, logged
+    return attach("kickstart", model, source, POLICY, budget, **options)
 
 
 def _sharpen(method: Any) -> None:
@@ -357,24 +341,20 @@ def test_kickstart_in_a_study_logs_to_wandb_and_runs_from_a_checkpoint(
     ],
 )  # fmt: skip
 def test_kickstart_option_mistakes_exit_2_naming_the_field(
-    tiny_study, write_study, capsys, method, field, words
+    tiny_study, study_exit_2, method, field, words
 ):
     tiny_study["methods"] = ["scratch", method]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert field in err and words in err, err
     assert "Traceback" not in err
 
 
-def test_kickstart_rejects_a_sac_study(tiny_study, write_study, capsys):
+def test_kickstart_rejects_a_sac_study(tiny_study, study_exit_2, tmp_path):
     env = {"id": "rltransfer/Pendulum-v0"}
     tiny_study.update(algo="sac", hyperparams={})
     tiny_study["source"]["env"] = env
     tiny_study["target"]["env"] = env
     tiny_study["methods"] = ["scratch", "kickstart"]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert "methods[1].method" in err and "sac" in err and "reuse supports it" in err, err
-    assert not (path.parent / "out").exists() or not any((path.parent / "out").rglob("meta.json"))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("meta.json"))

@@ -25,6 +25,7 @@ from rltransfer.config.parse import FieldError
 from rltransfer.config.spec import PolicySpec
 from rltransfer.methods import METHODS, BuildPlan, SourceArtifact, TransferContext
 from rltransfer.methods.schedules import DecayOptions, Schedule, Timeline
+from tests.teacher_harness import attach
 
 POLICY = PolicySpec(net_arch=[16, 16])
 PPO_HP = {"n_steps": 32, "batch_size": 32, "n_epochs": 2}
@@ -64,15 +65,6 @@ def _model(algo: str = "ppo", seed: int = 0, env: Any = None, **hp: Any) -> Any:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as runs use: tiny networks only lose time to thread hand-offs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> dict[str, SourceArtifact]:
     """Small trained source agents, saved: PPO, A2C and DQN on CartPole, PPO and SAC on
@@ -95,15 +87,7 @@ def sources(tmp_path_factory) -> dict[str, SourceArtifact]:
 
 
 def _reuse(model: Any, source: SourceArtifact, budget: int | None = None, **options: Any):
-    cls = METHODS["reuse"]
-    method = cls(cls.parse_options(options, "options"))
-    method.configure(BuildPlan("ppo", POLICY, {}), source)
-    logged: list[tuple[int, dict[str, float]]] = []
-    ctx = TransferContext(model, model.get_env(), source, log=lambda t, m: logged.append((t, m)))
-    record = method.apply(ctx)
-    if budget is not None:
-        method.before_learning(ctx, budget, lambda t: True)
-    return method, record, logged
+    return attach("reuse", model, source, POLICY, budget, **options)
 
 
 def _one_rollout(model: Any) -> None:
@@ -405,24 +389,20 @@ def test_reuse_in_a_study_and_with_a_source_checkpoint(tiny_study, tmp_path, wri
     ],
 )  # fmt: skip
 def test_reuse_option_mistakes_exit_2_naming_the_field(
-    tiny_study, write_study, capsys, method, field, words
+    tiny_study, study_exit_2, method, field, words
 ):
     tiny_study["methods"] = ["scratch", method]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert field in err and words in err, err
     assert "Traceback" not in err
 
 
 def test_reuse_rejects_a_deterministic_teacher_on_continuous_actions_for_ppo(
-    tiny_study, write_study, capsys
+    tiny_study, study_exit_2
 ):
     env = {"id": "rltransfer/Pendulum-v0"}
     tiny_study["source"]["env"] = env
     tiny_study["target"]["env"] = env
     tiny_study["methods"] = ["scratch", {"method": "reuse", "teacher_action": "mode"}]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert "methods[1].teacher_action" in err and "no density" in err, err

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from rltransfer import run_study
-from rltransfer.cli import main
 
 
 def test_a_method_with_its_own_source_trains_and_uses_it(tiny_study, tmp_path):
@@ -33,17 +32,13 @@ def test_a_method_with_its_own_source_trains_and_uses_it(tiny_study, tmp_path):
     assert "length: 0.8" in resolved  # the resolved study keeps the method's source
 
 
-def test_a_bad_method_source_names_its_field(tiny_study, write_study, capsys):
+def test_a_bad_method_source_names_its_field(tiny_study, study_exit_2):
     tiny_study["methods"] = ["scratch", {"name": "ft", "method": "finetune",
                                          "source": {"env": "rltransfer/CartPole-v0"}}]  # fmt: skip
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    assert "methods[1].source.timesteps: is required" in capsys.readouterr().err
+    assert "methods[1].source.timesteps: is required" in study_exit_2(tiny_study)
 
 
-def test_scratch_takes_no_source(tiny_study, write_study, capsys):
+def test_scratch_takes_no_source(tiny_study, study_exit_2):
     own = {"env": "CartPole-v1", "timesteps": 10}
     tiny_study["methods"] = [{"name": "scratch", "method": "scratch", "source": own}, "finetune"]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    assert "methods[0].source: 'scratch' uses no source agent" in capsys.readouterr().err
+    assert "methods[0].source: 'scratch' uses no source agent" in study_exit_2(tiny_study)

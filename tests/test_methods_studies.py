@@ -102,15 +102,13 @@ def test_every_parameter_method_runs_in_a_pixel_study(tmp_path):
     ],
 )  # fmt: skip
 def test_option_mistakes_exit_2_naming_the_field(
-    tiny_study, write_study, capsys, method, field, words
+    tiny_study, study_exit_2, tmp_path, method, field, words
 ):
     tiny_study["methods"] = ["scratch", method]
-    path = write_study(tiny_study)
-    assert main(["run", str(path), "--out", str(path.parent / "out")]) == 2
-    err = capsys.readouterr().err
+    err = study_exit_2(tiny_study)
     assert field in err and words in err, err
     assert "Traceback" not in err
-    assert not (path.parent / "out").exists() or not any((path.parent / "out").rglob("meta.json"))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("meta.json"))
 
 
 def test_methods_command_lists_the_parameter_methods(capsys):

@@ -70,22 +70,6 @@ class AdaptOptions(ParameterOptions):
                 raise FieldError(join(join(path, "map"), k), f"must be >= 0, got {i}")
 
 
-class _Source(SourceArtifact):
-    """The source without the tensors that must stay fresh (``drop``) and, when ``stats`` is
-    False, without its VecNormalize statistics."""
-
-    def __init__(self, source: SourceArtifact, drop: set[str], stats: bool = True):
-        super().__init__(source.model_path, source.normalize_path, source.policy)
-        object.__setattr__(self, "_drop", frozenset(drop))
-        object.__setattr__(self, "_stats", stats)
-
-    def policy_state(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in super().policy_state().items() if k not in self._drop}
-
-    def obs_stats(self) -> dict[str, Any] | None:
-        return super().obs_stats() if self._stats else None
-
-
 def _online(name: str) -> str:
     """The online-network name of a target-network tensor (``q_net_target.x`` → ``q_net.x``)."""
     for online, target in TARGET_NETWORKS.items():
@@ -162,7 +146,8 @@ class Adapt(ParameterMethod):
             for a in adapters
         )
         record = self.transfer(
-            TransferContext(ctx.model, ctx.env, _Source(ctx.source, drop, not remapped)), plan_for
+            TransferContext(ctx.model, ctx.env, ctx.source.without(drop, stats=not remapped)),
+            plan_for=plan_for,
         )
         if remapped and record["normalization"]["vecnormalize"].startswith("re-estimated"):
             record["normalization"]["vecnormalize"] = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +47,27 @@ class SourceArtifact:
         if self.normalize_path is None or not self.normalize_path.is_file():
             return None
         return json.loads(self.normalize_path.read_text())
+
+    def without(self, drop: Iterable[str], stats: bool = True) -> SourceArtifact:
+        """This source without the tensors named in ``drop`` (the target keeps its fresh ones)
+        and, when ``stats`` is False, without its VecNormalize statistics."""
+        return FilteredSource(
+            self.model_path, self.normalize_path, self.policy, frozenset(drop), stats
+        )
+
+
+@dataclass(frozen=True)
+class FilteredSource(SourceArtifact):
+    """A source that offers fewer tensors (``drop``) and maybe no statistics (``stats``)."""
+
+    drop: frozenset[str] = frozenset()
+    stats: bool = True
+
+    def policy_state(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in super().policy_state().items() if k not in self.drop}
+
+    def obs_stats(self) -> dict[str, Any] | None:
+        return super().obs_stats() if self.stats else None
 
 
 @dataclass

@@ -47,10 +47,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize
 
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError, join
+from rltransfer.environments import innermost
 from rltransfer.methods.base import (
     BuildPlan,
     SourceArtifact,
@@ -78,20 +79,6 @@ HELDOUT_SEED_OFFSET = 20_000
 RETURN_SEED_OFFSET = 30_000
 STATE_KEY = "state"
 BATCH_EVAL = 1024
-
-
-def _innermost(venv: VecEnv) -> VecEnv:
-    while isinstance(getattr(venv, "venv", None), VecEnv):
-        venv = venv.venv
-    return venv
-
-
-def _vecnormalize(venv: VecEnv) -> VecNormalize | None:
-    while venv is not None:
-        if isinstance(venv, VecNormalize):
-            return venv
-        venv = getattr(venv, "venv", None)
-    return None
 
 
 def _n_parameters(policy: torch.nn.Module, algo: str) -> int:
@@ -224,7 +211,7 @@ class Distill(TransferMethod):
         """The space of ``info["state"]`` when a ``StateInInfo`` wrapper says it, else None
         (checked at the first reset)."""
         try:
-            return _innermost(venv).get_attr("state_space", [0])[0]
+            return innermost(venv).get_attr("state_space", [0])[0]
         except AttributeError:
             return None
 
@@ -243,7 +230,7 @@ class Distill(TransferMethod):
     ) -> int:
         o = self.options
         self._env, self._model = ctx.env, ctx.model
-        self._vecnorm = _vecnormalize(ctx.env)
+        self._vecnorm = unwrap_vec_normalize(ctx.env)
         self._space = ctx.model.action_space
         seed = int(ctx.model.seed or 0)
         self._seed = seed
@@ -324,7 +311,7 @@ class Distill(TransferMethod):
     def _states(self, infos: Any, dones: Any) -> np.ndarray:
         """``info["state"]`` of each env copy's current observation: after an episode's end,
         the state of the new episode's first observation (``reset_infos``)."""
-        inner = _innermost(self._env)
+        inner = innermost(self._env)
         out = []
         for i in range(inner.num_envs):
             info = inner.reset_infos[i] if infos is None or dones[i] else infos[i]

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from rltransfer.config.spec import GroupSpec
-from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, register_method
+from rltransfer.methods.base import register_method
 from rltransfer.methods.parameters import (
     ParameterMethod,
     ParameterOptions,
-    cache_frozen_encoder,
     check_selectors,
     check_selectors_exist,
-    configure_schedules,
     resolve_plan,
 )
 
@@ -47,15 +45,7 @@ class Freeze(ParameterMethod):
     def check_groups(self, groups: list[str], path: str) -> None:
         check_selectors_exist(self.options.train, groups, f"{path}.train")
 
-    def _plan(self, groups: list[str]) -> dict[str, GroupSpec]:
+    def group_plan(self, groups: list[str]) -> dict[str, GroupSpec]:
         trained = GroupSpec("reinit" if self.options.heads == "fresh" else "finetune")
         specs = {s: trained for s in self.options.train}
         return resolve_plan(groups, specs, GroupSpec("freeze"), missing_ok=True)
-
-    def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
-        configure_schedules(self.options, plan, source)
-        if self.options.cache:
-            cache_frozen_encoder(plan, self._plan)
-
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
-        return self.transfer(ctx, self._plan)

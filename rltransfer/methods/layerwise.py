@@ -9,18 +9,15 @@ re-initialise; frozen groups may unfreeze progressively.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from rltransfer.config.parse import FieldError
 from rltransfer.config.spec import GroupSpec
-from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, register_method
+from rltransfer.methods.base import register_method
 from rltransfer.methods.parameters import (
     ParameterMethod,
     ParameterOptions,
-    cache_frozen_encoder,
     check_selectors,
     check_selectors_exist,
-    configure_schedules,
     progressive_schedule,
     resolve_plan,
 )
@@ -68,16 +65,8 @@ class Layerwise(ParameterMethod):
     def check_groups(self, groups: list[str], path: str) -> None:
         check_selectors_exist(list(self.options.groups), groups, f"{path}.groups")
 
-    def _plan(self, groups: list[str]) -> dict[str, GroupSpec]:
+    def group_plan(self, groups: list[str]) -> dict[str, GroupSpec]:
         plan = resolve_plan(groups, self.options.groups, missing_ok=True)
         if self.options.progressive is not None:
             plan = progressive_schedule(plan, self.options.progressive)
         return plan
-
-    def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
-        configure_schedules(self.options, plan, source)
-        if self.options.cache:
-            cache_frozen_encoder(plan, self._plan)
-
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
-        return self.transfer(ctx, self._plan)

@@ -20,8 +20,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
-
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError
 from rltransfer.config.spec import GroupSpec
@@ -65,17 +63,6 @@ def is_head(name: str, output_prefixes: list[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-@dataclass(frozen=True)
-class TrunkSource(SourceArtifact):
-    """A ``SourceArtifact`` whose ``policy_state`` leaves out the output layers."""
-
-    output_prefixes: tuple[str, ...] = ()
-
-    def policy_state(self) -> dict[str, torch.Tensor]:
-        state = super().policy_state()
-        return {k: v for k, v in state.items() if not is_head(k, list(self.output_prefixes))}
-
-
 def source_tasks(source: SourceArtifact) -> Any:
     """The source tasks the trunk came from (their env specs), when the source run's
     ``meta.json`` lists them (``tasks``, written by a multi-task source run)."""
@@ -114,7 +101,7 @@ class Multitask(ParameterMethod):
     def check_groups(self, groups: list[str], path: str) -> None:
         check_selectors_exist(list(self.options.groups), groups, f"{path}.groups")
 
-    def _plan(self, groups: list[str]) -> dict[str, GroupSpec]:
+    def group_plan(self, groups: list[str]) -> dict[str, GroupSpec]:
         specs = {"output": GroupSpec("reinit"), **self.options.groups}
         return resolve_plan(groups, specs, GroupSpec(self.options.trunk), missing_ok=True)
 
@@ -122,10 +109,8 @@ class Multitask(ParameterMethod):
         policy = ctx.model.policy
         groups = policy_groups(policy)
         output = groups["output"].prefixes if "output" in groups else []
-        source = TrunkSource(
-            **{f.name: getattr(ctx.source, f.name) for f in dataclasses.fields(SourceArtifact)},
-            output_prefixes=tuple(output),
-        )
+        all_source = ctx.source.policy_state()
+        source = ctx.source.without(k for k in all_source if is_head(k, output))
         target = policy.state_dict()
         trunk = source.policy_state()
         bad = {
@@ -139,8 +124,7 @@ class Multitask(ParameterMethod):
                 f"the source's shared trunk does not fit the target (another observation or "
                 f"hidden size?): {detail}"
             )
-        record = self.transfer(dataclasses.replace(ctx, source=source), self._plan)
-        all_source = ctx.source.policy_state()
+        record = self.transfer(dataclasses.replace(ctx, source=source))
         record["left_out"] = sorted(k for k in all_source if k not in trunk)
         record["trunk"] = self.options.trunk
         record["source_tasks"] = source_tasks(ctx.source)

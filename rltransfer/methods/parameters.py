@@ -94,16 +94,24 @@ def load_matching(model: Any, source_state: dict[str, Any]) -> tuple[list[str], 
     return loaded, skipped
 
 
-def check_same_spaces(kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-    """Raise ``FieldError`` unless source and target share spaces and algorithm."""
+def check_spaces_match(
+    kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str, why: str
+) -> None:
+    """Raise ``FieldError`` at ``path`` unless source and target have the same observation and
+    action spaces; ``why`` ends the message."""
     for what in ("observation_space", "action_space"):
         s, t = getattr(source, what), getattr(target, what)
         if s != t:
             raise FieldError(
                 path,
                 f"{kind} needs the same {what.replace('_', ' ')} in source and target; "
-                f"source has {s}, target has {t} (the 'adapt' method transfers across spaces)",
+                f"source has {s}, target has {t} ({why})",
             )
+
+
+def check_same_spaces(kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+    """Raise ``FieldError`` unless source and target share spaces and algorithm."""
+    check_spaces_match(kind, source, target, path, "the 'adapt' method transfers across spaces")
     check_same_algo(kind, source, target, path)
 
 
@@ -350,9 +358,17 @@ class ParameterMethod(TransferMethod):
     transfers = "parameters"
     Options = ParameterOptions
 
-    def transfer(self, ctx: TransferContext, plan_for: Any, combine: Any = None) -> dict[str, Any]:
-        """``transfer_parameters``, remembering the frozen tensors to verify after training."""
-        record = transfer_parameters(ctx, self.options, plan_for, combine)
+    def group_plan(self, groups: list[str]) -> dict[str, GroupSpec]:
+        """The layer groups this method plans (``resolve_plan``); groups left out keep the
+        study's ``policy.groups``. Default: none."""
+        return keep_study_plan(groups)
+
+    def transfer(
+        self, ctx: TransferContext, combine: Any = None, plan_for: Any = None
+    ) -> dict[str, Any]:
+        """``transfer_parameters`` with ``plan_for`` (default ``group_plan``), remembering the
+        frozen tensors to verify after training."""
+        record = transfer_parameters(ctx, self.options, plan_for or self.group_plan, combine)
         policy = ctx.model.policy
         self._frozen = {
             n: p.detach().clone() for n, p in policy.named_parameters() if n in record["frozen"]
@@ -380,3 +396,8 @@ class ParameterMethod(TransferMethod):
 
     def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
         configure_schedules(self.options, plan, source)
+        if getattr(self.options, "cache", False):  # the option of freeze and layerwise
+            cache_frozen_encoder(plan, self.group_plan)
+
+    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+        return self.transfer(ctx)

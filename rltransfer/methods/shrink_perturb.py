@@ -17,7 +17,6 @@ from rltransfer.methods.base import TransferContext, register_method
 from rltransfer.methods.parameters import (
     ParameterMethod,
     ParameterOptions,
-    keep_study_plan,
 )
 
 
@@ -46,7 +45,6 @@ class ShrinkPerturb(ParameterMethod):
         lam, sigma = self.options.shrink, self.options.perturb
         record = self.transfer(
             ctx,
-            keep_study_plan,
             combine=lambda source, fresh: lam * source + sigma * fresh,
         )
         record["combined"] = f"θ = {lam:g}·θ_source + {sigma:g}·θ_fresh (parameters only)"

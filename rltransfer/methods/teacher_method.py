@@ -14,6 +14,7 @@ from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, TransferMethod
+from rltransfer.methods.parameters import check_spaces_match
 from rltransfer.methods.teacher import Teacher, load_teacher
 
 
@@ -30,14 +31,8 @@ def check_teacher_spaces(
     kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str
 ) -> None:
     """The teacher acts in, or is queried on, the target env: same spaces, array observations."""
-    for what in ("observation_space", "action_space"):
-        s, t = getattr(source, what), getattr(target, what)
-        if s != t:
-            raise FieldError(
-                join(path, "method"),
-                f"{kind} needs the same {what.replace('_', ' ')} in source and target (the "
-                f"teacher acts in the target env); source has {s}, target has {t}",
-            )
+    why = "the teacher acts in the target env"
+    check_spaces_match(kind, source, target, join(path, "method"), why)
     if source.observation_space.kind not in ("Box", "Discrete"):
         raise FieldError(
             join(path, "method"),

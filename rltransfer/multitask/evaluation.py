@@ -9,66 +9,21 @@ columns ``task<k>_return_mean,task<k>_return_std`` follow.
 
 from __future__ import annotations
 
-import copy
 import csv
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rltransfer.config.spec import EnvSpec, EvalSpec
-from rltransfer.evaluation import MAX_EVAL_ENVS
-from rltransfer.multitask.env import OBS_KEY, make_task_env
+from rltransfer.evaluation import Evaluator
+from rltransfer.multitask.env import make_task_env
 
 
 def task_columns(k: int) -> tuple[str, str]:
     """The curve columns of task ``k``: its mean and std of returns."""
     return f"task{k}_return_mean", f"task{k}_return_std"
-
-
-class TaskEvaluator:
-    """Evaluates task ``task`` of ``n_tasks`` (observations carry the task id), vectorised over
-    up to 8 env copies; VecNormalize statistics of the training env are applied to ``obs``."""
-
-    def __init__(
-        self, env_spec: EnvSpec, task: int, n_tasks: int, spec: EvalSpec, seed: int, train_env: Any
-    ):
-        n = min(spec.episodes, MAX_EVAL_ENVS)
-        venv: VecEnv = DummyVecEnv([lambda: make_task_env(env_spec, task, n_tasks)] * n)
-        if isinstance(train_env, VecNormalize):
-            venv = VecNormalize(
-                venv,
-                training=False,
-                norm_obs=train_env.norm_obs,
-                norm_reward=False,
-                norm_obs_keys=[OBS_KEY],
-                clip_obs=train_env.clip_obs,
-                epsilon=train_env.epsilon,
-            )
-        self.env = venv
-        self.spec = spec
-        self.seed = seed
-
-    def returns(self, model: Any) -> np.ndarray:
-        """The undiscounted returns (shape (episodes,)) of ``model`` on this task now."""
-        train_env = model.get_env()
-        if isinstance(self.env, VecNormalize) and isinstance(train_env, VecNormalize):
-            self.env.obs_rms = copy.deepcopy(train_env.obs_rms)
-        self.env.seed(self.seed)
-        returns, _ = evaluate_policy(
-            model,
-            self.env,
-            n_eval_episodes=self.spec.episodes,
-            deterministic=self.spec.deterministic,
-            return_episode_rewards=True,
-            warn=False,
-        )
-        return np.asarray(returns, dtype=np.float64)
-
-    def close(self) -> None:
-        self.env.close()
 
 
 class MultiTaskEvaluator:
@@ -78,7 +33,10 @@ class MultiTaskEvaluator:
 
     def __init__(self, envs: list[EnvSpec], spec: EvalSpec, seed: int, train_env: Any = None):
         k = len(envs)
-        self.tasks = [TaskEvaluator(e, i, k, spec, seed, train_env) for i, e in enumerate(envs)]
+        self.tasks = [
+            Evaluator(e, spec, seed, train_env, make=partial(make_task_env, e, i, k))
+            for i, e in enumerate(envs)
+        ]
         self.last: dict[str, float] = {}
 
     def __call__(self, model: Any) -> tuple[float, float, int]:

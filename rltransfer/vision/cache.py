@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, unwrap_vec_wrapper
 
 from rltransfer.vision.features import FeatureReader
 from rltransfer.vision.groups import keep_frozen_bn_eval
@@ -75,11 +75,7 @@ class FeatureVecEnv(VecEnvWrapper):
 
 def find_feature_env(venv: Any) -> FeatureVecEnv | None:
     """The ``FeatureVecEnv`` inside a chain of VecEnv wrappers, if any."""
-    while venv is not None:
-        if isinstance(venv, FeatureVecEnv):
-            return venv
-        venv = getattr(venv, "venv", None)
-    return None
+    return unwrap_vec_wrapper(venv, FeatureVecEnv)
 
 
 def wrap_like(venv: VecEnv, train_env: Any) -> VecEnv:
