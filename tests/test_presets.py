@@ -7,7 +7,6 @@ ale-py) is missing are skipped.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,8 @@ def required_module(path: Path) -> str | None:
 
 def skip_if_missing(path: Path) -> None:
     module = required_module(path)
-    if module and importlib.util.find_spec(module) is None:
-        pytest.skip(f"{path.name} needs {module}")
+    if module:
+        pytest.importorskip(module)
 
 
 def test_there_is_a_preset_per_kind_of_shift() -> None:
