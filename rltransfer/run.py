@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from rltransfer.io import atomic_write_json, atomic_write_text, read_json
 
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
+STATUS_RUNNING = "running"
 MODEL_FILE = "model.zip"
 NORMALIZE_FILE = "normalize.json"
 
@@ -67,16 +69,33 @@ class RunSpec:
     """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
 
 
-def is_complete(out_dir: Path, run_id: str) -> bool:
-    """True when ``out_dir`` holds a finished run of exactly this spec."""
-    meta = out_dir / "meta.json"
-    if not meta.is_file():
-        return False
+def finished_run_id(out_dir: Path) -> str | None:
+    """The id of the complete run in ``out_dir`` (from its ``meta.json``), or None."""
     try:
         m = read_json(meta)
     except (OSError, ValueError):
-        return False
-    return m.get("status") == STATUS_COMPLETE and m.get("run_id") == run_id
+        return None
+    if not isinstance(m, dict) or m.get("status") != STATUS_COMPLETE:
+        return None
+    return str(m.get("run_id"))
+
+
+def is_complete(out_dir: Path, run_id: str) -> bool:
+    """True when ``out_dir`` holds a finished run of exactly this spec."""
+    return finished_run_id(out_dir) == run_id
+
+
+def _prepare_folder(out: Path, run_id: str) -> None:
+    """Empty ``out`` for a new attempt and mark it ``running``, so neither a resume nor the
+    analysis takes a half-written curve for a result. Refuses a folder that holds a finished run
+    of another spec (``rltransfer.folder_guard`` stops a study before it gets here)."""
+    old = finished_run_id(out)
+    if old is not None and old != run_id:
+        raise FileExistsError(f"{out} holds the finished run {old}; not overwriting it")
+    if out.is_dir():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    atomic_write_json(out / "meta.json", {"run_id": run_id, "status": STATUS_RUNNING})
 
 
 def _source_model_path(spec: RunSpec) -> str | None:
@@ -206,8 +225,7 @@ def execute_run(
     re-raised, so the caller can count it; the other runs are unaffected.
     """
     out = Path(spec.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").unlink(missing_ok=True)
+    _prepare_folder(out, spec.run_id)
     started = time.time()
     try:
         meta = _train(spec, out, progress)

@@ -23,6 +23,7 @@ from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
 from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import make_executor
+from rltransfer.folder_guard import PlannedRun, guard_study_folder
 from rltransfer.io import atomic_write_text, file_sha256
 from rltransfer.methods import method_class
 from rltransfer.progress import StudyProgress
@@ -272,14 +273,25 @@ def _track_summary(
 
 
 def run_study(
-    path_or_spec: Any = None, *, out: str | Path = "runs", quiet: bool = False, **overrides: Any
+    path_or_spec: Any = None,
+    *,
+    out: str | Path = "runs",
+    quiet: bool = False,
+    overwrite: bool = False,
+    **overrides: Any,
 ) -> StudyResult:
-    """Load, run (resuming) and analyse a study. See ``rltransfer.run_study``."""
+    """Load, run (resuming) and analyse a study. See ``rltransfer.run_study``.
+
+    A folder holding finished runs of another spec stops the study (``UserError``) unless
+    ``overwrite``, which replaces those runs (``rltransfer.folder_guard``)."""
     spec = load_study(path_or_spec, **overrides)
     root = Path(out) / spec.name
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / "study.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
     plan = plan_study(spec, root)
+    config = spec.to_dict()
+    planned = [PlannedRun(Path(r.out_dir), r.run_id, _label(r)) for r in plan.runs]
+    guard_study_folder(root, planned, config, overwrite)
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
     with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
         progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
         failed, skipped = _execute(plan, spec, progress)

@@ -17,6 +17,7 @@ from rltransfer import run_study
 from rltransfer.analysis.curves import CURVE_COLUMNS, read_curve
 from rltransfer.cli import main
 from rltransfer.config.spec import EnvSpec, EvalSpec
+from rltransfer.errors import UserError
 from rltransfer.evaluation import Evaluator
 
 CONTRACT_METRICS = {
@@ -157,10 +158,12 @@ def test_rerun_skips_complete_runs_and_redoes_partial_ones(tiny_study, tmp_path)
     assert second.summary["methods"]["finetune"]["seeds"] == 2
 
 
-def test_changed_spec_retrains_instead_of_reusing(tiny_study, tmp_path):
+def test_changed_spec_stops_then_retrains_with_overwrite(tiny_study, tmp_path):
     run_study(tiny_study, out=tmp_path, quiet=True)
     tiny_study["target"]["timesteps"] = 256
-    second = run_study(tiny_study, out=tmp_path, quiet=True)
+    with pytest.raises(UserError, match=r"target.timesteps: 384 → 256"):
+        run_study(tiny_study, out=tmp_path, quiet=True)
+    second = run_study(tiny_study, out=tmp_path, quiet=True, overwrite=True)
     assert second.skipped == ["source"]
     assert second.curves["scratch"][0].timesteps.tolist() == [0, 128, 256]
 
