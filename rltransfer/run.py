@@ -52,7 +52,12 @@ class RunSpec:
     source_dir: str | None = None
     source_checkpoint: str | None = None
     wandb: WandbSpec = field(default_factory=WandbSpec)
+    """The study's resolved W&B settings (``rltransfer.tracking.resolve_wandb``)."""
     wandb_dir: str = ""
+    """W&B writes under ``<wandb_dir>/wandb``."""
+    wandb_scope: str = ""
+    """The study's W&B scope (``rltransfer.tracking.wandb_scope``): the W&B id is
+    ``<scope>-<run_id>``, unique per study and stable across re-runs."""
     config: dict[str, Any] = field(default_factory=dict)
     torch_threads: int | None = 1
     baseline_dir: str | None = None
@@ -257,7 +262,8 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     )
     from rltransfer.methods import TransferContext, method_class
     from rltransfer.recorder import CurveRecorder
-    from rltransfer.tracking import open_run_tracker, run_tags
+    from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
+    from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
 
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
@@ -291,7 +297,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     tracker = open_run_tracker(
         spec.wandb,
         Path(spec.wandb_dir),
-        run_id=spec.run_id,
+        run_id=wandb_run_id(spec.wandb_scope, spec.run_id),
         name=f"{spec.study}__{spec.label}__seed{spec.seed}",
         group=spec.study,
         job_type=spec.role,
@@ -299,6 +305,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         tags=run_tags(spec.role, spec.label),
     )
     context.log = tracker.log_method
+    attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*: progress.csv, W&B
     alarm = None
     if spec.baseline_dir is not None:
         alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
@@ -334,6 +341,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         exit_code = 0
     finally:
         final = {"final_return": recorder.points[-1][1]} if recorder.points else None
+        close_sb3_logger(model)
         tracker.finish(final, exit_code=exit_code)
         evaluator.close()
         if on_source is not None:

@@ -29,6 +29,7 @@ from rltransfer.methods import method_class
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
 from rltransfer.run import RunSpec, is_complete
+from rltransfer.tracking import preflight, wandb_scope
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation env seed = run seed + this offset, the same for every method of a seed."""
@@ -96,7 +97,8 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         device=spec.device,
         study=spec.name,
         wandb=spec.tracking.wandb,
-        wandb_dir=str(root),
+        wandb_dir=spec.tracking.wandb.dir or str(root),
+        wandb_scope=wandb_scope(spec.name, root),
         config=config,
     )
     source, source_identity = _source_run(spec.source, "source", root / "source", common, shared)
@@ -255,15 +257,28 @@ def _label(r: RunSpec) -> str:
 def _track_summary(
     spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any], paths: dict[str, Path]
 ) -> None:
-    from rltransfer.tracking import NEGATIVE_TAG, log_study_summary, run_tags, tag_runs
+    from rltransfer.tracking import (
+        NEGATIVE_TAG,
+        SUMMARY_ID,
+        log_study_summary,
+        run_tags,
+        tag_runs,
+        wandb_run_id,
+    )
 
     wb = spec.tracking.wandb
+    wandb_root = Path(wb.dir or root)
     negative = {m for m, r in summary["methods"].items() if r["verdict"] == "negative"}
-    tagged = {r.run_id: run_tags(r.role, r.label) for r in plan.targets if r.label in negative}
-    tag_runs(wb, root, tagged, NEGATIVE_TAG)
+    tagged = {
+        wandb_run_id(r.wandb_scope, r.run_id): run_tags(r.role, r.label)
+        for r in plan.targets
+        if r.label in negative
+    }
+    tag_runs(wb, wandb_root, tagged, NEGATIVE_TAG)
     log_study_summary(
         wb,
-        root,
+        wandb_root,
+        run_id=wandb_run_id(wandb_scope(spec.name, root), SUMMARY_ID),
         study=spec.name,
         summary=summary,
         config=spec.to_dict(),
@@ -285,6 +300,8 @@ def run_study(
     A folder holding finished runs of another spec stops the study (``UserError``) unless
     ``overwrite``, which replaces those runs (``rltransfer.folder_guard``)."""
     spec = load_study(path_or_spec, **overrides)
+    # W&B settings resolved and checked once, before training (may fall back to offline)
+    spec.tracking.wandb = preflight(spec.tracking.wandb, Path(out) / spec.name)
     root = Path(out) / spec.name
     plan = plan_study(spec, root)
     config = spec.to_dict()

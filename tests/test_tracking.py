@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -40,9 +41,63 @@ def test_one_offline_run_per_training_run_grouped_by_study(offline_study):
 def test_eval_curve_logged_against_timesteps(offline_study):
     runs = read_offline_runs(offline_study.out_dir / "wandb")
     run = next(r for r in runs if r.name == "tiny__finetune__seed1")
-    logged = [(h["timesteps"], h["eval/return_mean"]) for h in run.history if "timesteps" in h]
+    rows = [h for h in run.history if "eval/return_mean" in h]
+    logged = [(h["timesteps"], h["eval/return_mean"]) for h in rows]
     curve = read_curve(offline_study.out_dir / "target" / "finetune" / "seed_1" / "curve.csv")
     assert logged == list(zip(curve.timesteps.tolist(), curve.return_mean.tolist(), strict=True))
+
+
+def test_sb3_logger_output_reaches_wandb_and_progress_csv(offline_study):
+    """SB3's own train/*, rollout/* and time/* values: in W&B against timesteps, and in each
+    run folder's progress.csv, the same numbers."""
+    runs = read_offline_runs(offline_study.out_dir / "wandb")
+    run = next(r for r in runs if r.name == "tiny__finetune__seed1")
+    rows = [h for h in run.history if "train/entropy_loss" in h]
+    # 384 steps of 2 x 64: three updates, the last one written when the run closes its logger
+    assert [h["timesteps"] for h in rows] == [256, 384, 384]
+    assert all(h["train/entropy_loss"] < 0 for h in rows)  # minus the policy's entropy
+    assert {"train/approx_kl", "train/clip_fraction", "train/value_loss"} <= set(rows[0])
+    rollouts = [h for h in run.history if "rollout/ep_rew_mean" in h]
+    assert [h["timesteps"] for h in rollouts] == [128, 256, 384]
+    assert all("time/fps" in h for h in rollouts)
+    progress = offline_study.out_dir / "target" / "finetune" / "seed_1" / "progress.csv"
+    with progress.open() as f:
+        table = list(csv.DictReader(f))
+    assert {"train/entropy_loss", "rollout/ep_rew_mean", "time/total_timesteps"} <= set(table[0])
+    logged = [float(r["train/entropy_loss"]) for r in table if r["train/entropy_loss"]]
+    assert logged == pytest.approx([h["train/entropy_loss"] for h in rows])
+    for folder in ("source", "target/scratch/seed_0"):
+        assert (offline_study.out_dir / folder / "progress.csv").is_file()
+
+
+def test_dqn_loss_reaches_wandb_and_progress_csv(tmp_path):
+    from tests.conftest import TINY_STUDY
+
+    study = {
+        **TINY_STUDY,
+        "algo": "dqn",
+        "hyperparams": {
+            "learning_starts": 64,
+            "train_freq": 4,
+            "gradient_steps": 1,
+            "buffer_size": 1000,
+            "batch_size": 32,
+        },
+        "source": {**TINY_STUDY["source"], "timesteps": 256},
+        "seeds": 1,
+        "tracking": {"wandb": {"mode": "offline", "project": "rlt-test"}},
+    }
+    result = run_study(study, out=tmp_path, quiet=True)
+    runs = read_offline_runs(result.out_dir / "wandb")
+    run = next(r for r in runs if r.name == "tiny__scratch__seed0")
+    losses = [h for h in run.history if "train/loss" in h]
+    assert losses and all(h["train/loss"] >= 0 and h["timesteps"] > 64 for h in losses)
+    assert any("rollout/exploration_rate" in h for h in run.history)
+    with (result.out_dir / "target" / "scratch" / "seed_0" / "progress.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [float(r["train/loss"]) for r in table if r["train/loss"]] == pytest.approx(
+        [h["train/loss"] for h in losses]
+    )
 
 
 def test_summary_run_holds_verdicts_and_table(offline_study):

@@ -198,9 +198,16 @@ class EvalSpec:
 
 @dataclass
 class WandbSpec:
-    mode: str = "offline"
-    project: str = "rltransfer"
+    """Weights & Biases settings. ``None`` means unset: the ``WANDB_*`` environment variable
+    (``WANDB_MODE``, ``WANDB_PROJECT``, ``WANDB_ENTITY``, ``WANDB_DIR``) applies, else the
+    default (``offline``, ``rltransfer``, no entity, the study folder). ``mode``: ``offline`` |
+    ``online`` | ``disabled``. ``dir``: the folder W&B writes its ``wandb/`` folder under.
+    Resolved by ``rltransfer.tracking.resolve.resolve_wandb``; never part of a run's id."""
+
+    mode: str | None = None
+    project: str | None = None
     entity: str | None = None
+    dir: str | None = None
 
 
 @dataclass

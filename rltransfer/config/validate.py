@@ -226,7 +226,7 @@ def validate_study(spec: StudySpec) -> None:
     if lo is not None and hi is not None and hi <= lo:
         raise FieldError("score_range.high", f"must be larger than low ({lo}), got {hi}")
     mode = spec.tracking.wandb.mode
-    if mode not in WANDB_MODES:
+    if mode is not None and mode not in WANDB_MODES:  # None: WANDB_MODE or the default
         raise FieldError(
             "tracking.wandb.mode",
             f"must be one of {', '.join(WANDB_MODES)}, got '{mode}'"

@@ -9,33 +9,60 @@ no account; ``wandb sync runs/<study>/wandb/offline-run-*`` uploads later.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from rltransfer.config.spec import WandbSpec
+from rltransfer.tracking.preflight import sync_command
+from rltransfer.tracking.resolve import resolve_wandb
 
 NEGATIVE_TAG = "negative-transfer"
+STEP_METRICS = ("eval", "eval_source", "transfer", "train", "rollout", "time")
+"""Metric prefixes logged against ``timesteps`` (env steps): the curve, the forgetting curve,
+a method's own quantities, and stable-baselines3's logger (``train/*``, ``rollout/*``,
+``time/*``)."""
+
+
+def _disabled(spec: WandbSpec) -> bool:
+    return resolve_wandb(spec).mode == "disabled"
+
+
+INIT_TIMEOUT_S = 30.0
+"""How long one ``wandb.init`` may wait for the server, in seconds (``WANDB_INIT_TIMEOUT``
+overrides it); after that an online run logs offline instead."""
 
 
 def _settings() -> Any:
     import wandb
 
-    return wandb.Settings(console="off", silent=True, x_disable_stats=True)
+    timeout = float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT_S)
+    return wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=timeout)
 
 
 def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
+    """``wandb.init`` with every setting explicit (``resolve_wandb``), writing under
+    ``root/wandb``. Online, a failed init (server unreachable, key rejected) is retried offline
+    with the same id, so W&B never costs a run."""
     import wandb
 
+    spec = resolve_wandb(spec)
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(
-        project=spec.project,
-        entity=spec.entity,
-        mode=spec.mode,
-        dir=str(root),
-        settings=_settings(),
-        **kwargs,
-    )
+    args = dict(project=spec.project, entity=spec.entity, dir=str(root), **kwargs)
+    if spec.mode == "online":
+        try:
+            return wandb.init(mode="online", settings=_settings(), **args)
+        except Exception as e:
+            print(
+                f"warning: W&B run {kwargs.get('name') or kwargs.get('id')}: online init failed "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); logging "
+                f"offline instead. Upload later with: {sync_command(root)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            wandb.teardown()  # the failed attempt still holds the id in W&B's service
+    return wandb.init(mode="offline", settings=_settings(), **args)
 
 
 class RunTracker:
@@ -79,6 +106,12 @@ class RunTracker:
                 {"timesteps": timesteps, **{f"transfer/{k}": v for k, v in metrics.items()}}
             )
 
+    def log_sb3(self, timesteps: int, values: dict[str, float]) -> None:
+        """One dump of stable-baselines3's logger (``train/*``, ``rollout/*``, ``time/*``)
+        against ``timesteps``."""
+        if self.run is not None:
+            self.run.log({"timesteps": timesteps, **values})
+
     def alert(self, title: str, text: str) -> None:
         """A W&B alert (e-mail or Slack when online; recorded in the run when offline)."""
         if self.run is not None:
@@ -105,7 +138,7 @@ def open_run_tracker(
     config: dict[str, Any],
     tags: list[str],
 ) -> RunTracker:
-    if spec.mode == "disabled":
+    if _disabled(spec):
         return RunTracker(None)
     run = _init(
         spec,
@@ -116,12 +149,12 @@ def open_run_tracker(
         job_type=job_type,
         config=config,
         tags=tags,
+        resume="allow",
         reinit="finish_previous",
     )
     run.define_metric("timesteps")
-    run.define_metric("eval/*", step_metric="timesteps")
-    run.define_metric("eval_source/*", step_metric="timesteps")
-    run.define_metric("transfer/*", step_metric="timesteps")
+    for prefix in STEP_METRICS:
+        run.define_metric(f"{prefix}/*", step_metric="timesteps")
     return RunTracker(run)
 
 
@@ -131,11 +164,12 @@ def run_tags(role: str, label: str) -> list[str]:
 
 
 def tag_runs(spec: WandbSpec, root: Path, run_tags: dict[str, list[str]], tag: str) -> None:
-    """Add ``tag`` to finished runs by resuming them; ``run_tags`` maps run id → its tags.
+    """Add ``tag`` to finished runs by resuming them; ``run_tags`` maps W&B id (as given to
+    ``open_run_tracker``) → its tags.
 
     An offline resumption cannot read the run's tags back, so they are passed in and set whole.
     """
-    if spec.mode == "disabled":
+    if _disabled(spec):
         return
     for run_id, tags in run_tags.items():
         run = _init(spec, root, id=run_id, resume="allow", reinit="finish_previous")
@@ -179,10 +213,12 @@ def log_study_summary(
     config: dict[str, Any],
     images: dict[str, Path],
     report: Path | None,
+    run_id: str | None = None,
 ) -> str | None:
     """One summary run: the metrics table (both accountings), the verdicts, the report and its
-    images (``{"curves": path, "forest": path}``). Returns its id."""
-    if spec.mode == "disabled":
+    images (``{"curves": path, "forest": path}``). ``run_id``: its W&B id (``wandb_run_id(scope,
+    SUMMARY_ID)``), so that a re-run resumes it; None lets W&B draw one. Returns its id."""
+    if _disabled(spec):
         return None
     import wandb
 
@@ -195,6 +231,8 @@ def log_study_summary(
         job_type="summary",
         config=config,
         tags=[NEGATIVE_TAG] if negative else [],
+        id=run_id,
+        resume="allow" if run_id else None,
         reinit="finish_previous",
     )
     columns = ["method", "verdict", "seeds", "accounting", "metric", "mean", "ci_low", "ci_high"]
