@@ -103,3 +103,24 @@ def test_device_auto_keeps_mlp_policies_on_cpu():
     assert resolve_device("cpu", "nature_cnn") == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto", "nature_cnn") == expected
+
+
+def test_a_gpu_per_run_on_a_local_ray_without_cuda_is_a_study_error(tiny_study, monkeypatch):
+    import torch
+
+    from rltransfer.errors import UserError
+
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    tiny_study["executor"] = {"kind": "ray", "gpus_per_run": 0.5}
+    if torch.cuda.is_available():
+        assert load_study(tiny_study).executor.gpus_per_run == 0.5
+    else:
+        with pytest.raises(UserError, match=r"executor\.gpus_per_run: .*no CUDA device here"):
+            load_study(tiny_study)
+    # joining a cluster: its GPUs count, not this machine's (checked when joining)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    assert load_study(tiny_study).executor.gpus_per_run == 0.5
+    tiny_study["executor"] = {"kind": "ray", "cpus_per_run": 1.5}
+    with pytest.raises(UserError, match=r"executor\.cpus_per_run: above 1 must be a whole"):
+        load_study(tiny_study)

@@ -3,12 +3,16 @@
 A remote worker gets the source agent's files with its ``RunSpec``, trains in a private
 temporary folder, and returns every file it wrote (the run folder and its W&B offline run). The
 driver then writes them under ``runs/<study>/``, ``meta.json`` last, as a local run would.
+Warnings the run raised travel back too and are re-issued on the driver, prefixed by the run.
 """
 
 from __future__ import annotations
 
+import builtins
+import importlib
 import tempfile
 import traceback
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,51 @@ class PackedRun:
     error: str | None
     run_files: dict[str, bytes] = field(default_factory=dict)
     wandb_files: dict[str, bytes] = field(default_factory=dict)
+    warnings: list[RecordedWarning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordedWarning:
+    """A warning raised in a worker, as plain data (its class may not import on the driver)."""
+
+    category: str
+    """``module.QualName`` of the warning class."""
+    message: str
+    filename: str
+    lineno: int
+
+    @classmethod
+    def of(cls, w: warnings.WarningMessage) -> RecordedWarning:
+        c = w.category
+        return cls(f"{c.__module__}.{c.__qualname__}", str(w.message), w.filename, w.lineno)
+
+    def reissue(self, label: str) -> None:
+        """Issue it again in this process, as ``label: message``, through the usual filters."""
+        warnings.warn_explicit(
+            f"{label}: {self.message}", _category(self.category), self.filename, self.lineno
+        )
+
+
+MAX_WARNINGS = 50
+"""Distinct warnings a run sends back at most."""
+
+
+def _category(name: str) -> type[Warning]:
+    module, _, qualname = name.rpartition(".")
+    try:
+        found = getattr(
+            builtins if module == "builtins" else importlib.import_module(module), qualname
+        )
+    except Exception:
+        return UserWarning
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
+
+
+def run_label(spec: RunSpec) -> str:
+    """``finetune/seed_0``, ``source`` or ``source of <method>``: how the run is named to users."""
+    if spec.role == "source":
+        return "source" if spec.label == "source" else f"source of {spec.label}"
+    return f"{spec.label}/seed_{spec.seed}"
 
 
 def pack_inputs(spec: RunSpec) -> dict[str, bytes]:
@@ -76,19 +125,26 @@ def run_packed(spec: RunSpec, inputs: dict[str, bytes], progress: Any = None) ->
             baseline_dir=None,
         )
         meta, error = None, None
-        try:
-            meta = execute_run(local, progress)
-        except Exception as e:  # recorded in the run folder by execute_run; reported to the driver
-            error = f"{type(e).__name__}: {e}"
-        except BaseException:
-            traceback.print_exc()
-            raise
+        # the usual filters apply (each warning once per place per run); entering resets the
+        # "already shown" marks a reused worker process kept from its previous task
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                meta = execute_run(local, progress)
+            except Exception as e:  # recorded in the run folder by execute_run; sent to the driver
+                error = f"{type(e).__name__}: {e}"
+            except BaseException:
+                traceback.print_exc()
+                raise
+        recorded = list(dict.fromkeys(RecordedWarning.of(w) for w in caught))[:MAX_WARNINGS]
         wandb_runs = _read_tree(root / "wandb", "offline-run-*")
-        return PackedRun(meta, error, _read_tree(root / "run"), wandb_runs)
+        return PackedRun(meta, error, _read_tree(root / "run"), wandb_runs, recorded)
 
 
 def unpack_result(spec: RunSpec, packed: PackedRun) -> dict[str, Any]:
-    """Write a worker's files into the study folder (``meta.json`` last); raise if it failed."""
+    """Write a worker's files into the study folder (``meta.json`` last), re-issue its warnings;
+    raise if it failed."""
+    for w in packed.warnings:
+        w.reissue(run_label(spec))
     out = Path(spec.out_dir)
     for name, data in packed.wandb_files.items():
         atomic_write_bytes(Path(spec.wandb_dir) / "wandb" / name, data)

@@ -1,20 +1,24 @@
 """The Ray executor: each run is one Ray task, on a laptop or a cluster.
 
-``ray.init(address)`` joins a running cluster (``auto`` or ``HOST:PORT``), or starts a local Ray
-when no address is given. A task declares its resources (CPUs, and a fraction of a GPU so small
-runs can share one) and returns its files to the driver, which writes them: workers need no
-access to ``runs/``. Ray retries a task whose worker was lost (``max_retries``); a run that raises
-is not retried but recorded as failed.
+It joins a running cluster (``executor.address`` or ``RAY_ADDRESS``) or starts a local Ray, and
+ships the study's own env modules to the workers (``ray_cluster``). A task declares its resources
+(CPUs, and a fraction of a GPU so small runs can share one); a request no node can meet is a
+``UserError`` before anything is submitted. A task returns its files and warnings to the driver,
+which writes and re-issues them: workers need no access to ``runs/``. A source agent's files go
+to the object store once, however many target runs read them. Ray retries a task whose worker
+was lost (``max_retries``); a run that raises is not retried but recorded as failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from rltransfer.executors.base import ProgressFn, ProgressPump, Throttled
 from rltransfer.executors.packing import pack_inputs, run_packed, unpack_result
+from rltransfer.executors.ray_cluster import check_resources, connect, shipped_modules
 from rltransfer.run import RunSpec
 
 LOST_WORKER_RETRIES = 3
@@ -23,11 +27,11 @@ LOST_WORKER_RETRIES = 3
 @dataclass(frozen=True)
 class RayOptions:
     address: str | None = None
-    """``None`` starts a local Ray; ``auto`` or ``HOST:PORT`` joins a cluster."""
+    """``auto`` or ``HOST:PORT`` joins a cluster; ``None``: ``RAY_ADDRESS``, else a local Ray."""
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0
     num_cpus: int | None = None
-    """CPUs of a local Ray started here (``None``: all of this machine's)."""
+    """CPUs of a local Ray started here (``None``: all of this machine's); unused when joining."""
 
 
 def _remote_run(spec: RunSpec, inputs: dict[str, bytes], progress_queue: Any) -> Any:
@@ -39,21 +43,28 @@ def _remote_run(spec: RunSpec, inputs: dict[str, bytes], progress_queue: Any) ->
 
 
 class RayExecutor:
-    def __init__(self, progress: ProgressFn, options: RayOptions | None = None):
+    """Runs on Ray. ``runs``: every run the study may submit, to find the modules to ship."""
+
+    def __init__(
+        self,
+        progress: ProgressFn,
+        options: RayOptions | None = None,
+        runs: Sequence[RunSpec] = (),
+    ):
         import ray
         from ray.util.queue import Queue
 
         self.options = options or RayOptions()
-        self._started_ray = not ray.is_initialized()
-        if self._started_ray:
-            ray.init(
-                address=self.options.address,
-                num_cpus=self.options.num_cpus if self.options.address is None else None,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+        modules = shipped_modules(runs)
+        self._started_ray = connect(self.options.address, self.options.num_cpus, modules)
         self._ray = ray
+        try:
+            check_resources(self.options.cpus_per_run, self.options.gpus_per_run)
+        except BaseException:
+            if self._started_ray:
+                ray.shutdown()
+            raise
+        self._sources: dict[str, Any] = {}  # source folder -> ObjectRef of its files
         self._queue = Queue()
         self._remote = ray.remote(_remote_run).options(
             num_cpus=self.options.cpus_per_run,
@@ -68,8 +79,16 @@ class RayExecutor:
             lambda timeout: self._queue.get(timeout=timeout), (Empty,), progress
         )
 
+    def _inputs(self, spec: RunSpec) -> Any:
+        """The source agent's files for ``spec``: read and put in the object store once."""
+        if spec.source_dir is None:
+            return {}
+        if spec.source_dir not in self._sources:
+            self._sources[spec.source_dir] = self._ray.put(pack_inputs(spec))
+        return self._sources[spec.source_dir]
+
     def submit(self, spec: RunSpec) -> Future[dict[str, Any]]:
-        ref = self._remote.remote(spec, pack_inputs(spec), self._queue)
+        ref = self._remote.remote(spec, self._inputs(spec), self._queue)
         self._refs.append(ref)
         future: Future[dict[str, Any]] = Future()
 
