@@ -292,6 +292,20 @@ def _check_executor(spec: StudySpec) -> None:
             raise FieldError("executor.cpus_per_run", f"must be > 0, got {ex.cpus_per_run}")
         if ex.gpus_per_run < 0:
             raise FieldError("executor.gpus_per_run", f"must be >= 0, got {ex.gpus_per_run}")
+        for key in ("cpus_per_run", "gpus_per_run"):  # Ray's rule for resource requests
+            n = getattr(ex, key)
+            if n > 1 and n != int(n):
+                raise FieldError(f"executor.{key}", f"above 1 must be a whole number, got {n}")
+        from rltransfer.executors.ray_cluster import join_address
+
+        local = join_address(ex.address) is None
+        if ex.gpus_per_run > 0 and local and not torch.cuda.is_available():
+            raise FieldError(
+                "executor.gpus_per_run",
+                f"asks for {ex.gpus_per_run:g} GPU per run, but the local Ray would have none: "
+                "no CUDA device here. Set it to 0, or join a cluster with GPUs "
+                "(executor.address, --ray-address or RAY_ADDRESS)",
+            )
     else:
         for key in ("address",):
             if getattr(ex, key) is not None:
