@@ -18,6 +18,13 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 
+from rltransfer.arguments import (
+    NORMALIZE_KWARGS,
+    POLICY_KWARGS,
+    check_net_arch,
+    check_table,
+    hyperparam_table,
+)
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.errors import did_you_mean
@@ -68,31 +75,86 @@ def sb3_arguments(algo: str) -> list[str]:
     return [p for p in params if p != "self" and p not in _MANAGED]
 
 
-def check_hyperparams(algo: str, hyperparams: dict[str, Any], path: str = "hyperparams") -> None:
-    """Raise ``FieldError`` for a key SB3's ``algo`` does not take or a malformed value."""
-    known = sb3_arguments(algo) + sorted(RLTRANSFER_KEYS)
-    for key, value in hyperparams.items():
-        p = join(path, key)
+def policy_arguments(algo: str) -> list[str]:
+    """The ``policy_kwargs`` that ``algo``'s policy class takes from a study (rltransfer sets the
+    features extractor from ``policy``; the algorithm passes ``use_sde`` itself)."""
+    cls = ALGOS[algo].cls.policy_aliases["MlpPolicy"]
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p in params if p not in _POLICY_MANAGED]
+
+
+_POLICY_MANAGED = {
+    "self",
+    "observation_space",
+    "action_space",
+    "lr_schedule",
+    "use_sde",
+    "features_extractor_class",
+    "features_extractor_kwargs",
+}
+
+
+def _normalize_arguments() -> list[str]:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    return [
+        p for p in inspect.signature(VecNormalize.__init__).parameters if p not in ("self", "venv")
+    ]
+
+
+def _check_keys(values: dict[str, Any], known: list[str], what: str, path: str) -> None:
+    for key in values:
         if key not in known:
-            raise FieldError(p, f"not a hyperparameter of {algo}{did_you_mean(key, known)}")
-        if key in _SCHEDULES and isinstance(value, str):
-            _schedule(value, p)
-        if key == "n_envs" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise FieldError(p, f"must be an integer >= 1, got {value!r}")
-        if key == "normalize" and not isinstance(value, bool | dict):
             raise FieldError(
-                p, f"must be true, false or a mapping of VecNormalize options, got {value!r}"
+                join(path, str(key)),
+                f"not an option of {what}{did_you_mean(str(key), known)}; "
+                f"options: {', '.join(known)}",
             )
-        if key == "policy_kwargs":
-            if not isinstance(value, dict):
-                raise FieldError(p, f"must be a mapping, got {value!r}")
-            act = value.get("activation_fn")
-            if act is not None and act not in _ACTIVATIONS:
-                raise FieldError(
-                    join(p, "activation_fn"),
-                    f"unknown activation '{act}'"
-                    f"{did_you_mean(act, _ACTIVATIONS)}; available: {', '.join(_ACTIVATIONS)}",
-                )
+
+
+def check_hyperparams(algo: str, hyperparams: dict[str, Any], path: str = "hyperparams") -> None:
+    """Raise ``FieldError`` for a key SB3's ``algo`` does not take or a value out of its type
+    and range (``rltransfer.arguments``); integral floats become ints in place."""
+    known = sb3_arguments(algo) + sorted(RLTRANSFER_KEYS)
+    for key in hyperparams:
+        if key not in known:
+            raise FieldError(
+                join(path, key), f"not a hyperparameter of {algo}{did_you_mean(key, known)}"
+            )
+    check_table(hyperparam_table(algo), hyperparams, path)
+    normalize = hyperparams.get("normalize")
+    p = join(path, "normalize")
+    if normalize is not None and not isinstance(normalize, bool | dict):
+        raise FieldError(
+            p, f"must be true, false or a mapping of VecNormalize options, got {normalize!r}"
+        )
+    if isinstance(normalize, dict):
+        _check_keys(normalize, _normalize_arguments(), "VecNormalize", p)
+        check_table(NORMALIZE_KWARGS, normalize, p)
+    if "policy_kwargs" in hyperparams:
+        _check_policy_kwargs(algo, hyperparams["policy_kwargs"], join(path, "policy_kwargs"))
+
+
+def _check_policy_kwargs(algo: str, value: Any, path: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise FieldError(path, f"must be a mapping, got {value!r}")
+    cls = ALGOS[algo].cls.policy_aliases["MlpPolicy"]
+    _check_keys(value, policy_arguments(algo), f"{algo}'s policy {cls.__name__}", path)
+    check_table(POLICY_KWARGS, value, path)
+    act = value.get("activation_fn")
+    if act is not None and act not in _ACTIVATIONS:
+        raise FieldError(
+            join(path, "activation_fn"),
+            f"unknown activation '{act}'"
+            f"{did_you_mean(str(act), _ACTIVATIONS)}; available: {', '.join(_ACTIVATIONS)}",
+        )
+    if value.get("net_arch") is not None:
+        check_net_arch(algo, value["net_arch"], join(path, "net_arch"))
+    for key in ("optimizer_kwargs",):
+        if value.get(key) is not None and not isinstance(value[key], dict):
+            raise FieldError(join(path, key), f"must be a mapping, got {value[key]!r}")
 
 
 def _schedule(value: str, path: str) -> LinearSchedule:
@@ -123,6 +185,8 @@ def sb3_kwargs(algo: str, hyperparams: dict[str, Any], net_arch: Any | None) -> 
     for key in _SCHEDULES & kwargs.keys():
         if isinstance(kwargs[key], str):
             kwargs[key] = _schedule(kwargs[key], key)
+    if isinstance(kwargs.get("train_freq"), list):  # YAML's [n, unit]; SB3 wants a tuple
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
     policy_kwargs = dict(kwargs.pop("policy_kwargs", None) or {})
     if "activation_fn" in policy_kwargs:
         policy_kwargs["activation_fn"] = _ACTIVATIONS[policy_kwargs["activation_fn"]]

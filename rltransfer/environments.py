@@ -46,6 +46,10 @@ def _import(module: str, path: str) -> Any:
         return importlib.import_module(module)
     except ImportError as e:
         raise FieldError(path, f"cannot import module '{module}' ({e})") from None
+    except Exception as e:  # noqa: BLE001 - a user's module may raise anything on import
+        raise FieldError(
+            path, f"importing module '{module}' raised {type(e).__name__}: {e}"
+        ) from None
 
 
 def resolve_env_id(env_id: str, path: str) -> ResolvedEnv:

@@ -13,11 +13,13 @@ from typing import Any
 
 import yaml
 
-from rltransfer.config.parse import FieldError, parse_dataclass
+from rltransfer.config.parse import FieldError, join, parse_dataclass
 from rltransfer.config.spec import StudySpec
 from rltransfer.errors import UserError
 
 DEFAULT_STUDY = "default.yaml"
+MAX_SEEDS = 10_000
+"""The most seeds a study may have (a count is checked before its list is built)."""
 
 # Command-line names for overrides → the study key they set.
 OVERRIDES = {
@@ -34,6 +36,46 @@ def default_study_text() -> str:
     return resources.files("rltransfer.studies").joinpath(DEFAULT_STUDY).read_text()
 
 
+def _unique_keys(node: yaml.Node, path: str, seen: set[int]) -> None:
+    """Raise ``FieldError`` for a key that appears twice in one mapping, at any depth (YAML would
+    silently keep the last). Merge keys (``<<``) may be overridden, as YAML allows."""
+    if id(node) in seen:  # an alias: checked where it was defined
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple[str, str], str] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
+                continue
+            mark = key.start_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}"
+            if (key.tag, key.value) in first:
+                raise FieldError(
+                    join(path, key.value),
+                    f"duplicate key at {where} (first at {first[key.tag, key.value]}); "
+                    "give each key once",
+                )
+            first[key.tag, key.value] = where
+            _unique_keys(value, join(path, key.value), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _unique_keys(item, join(path, i), seen)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that rejects duplicate mapping keys (``FieldError`` naming the key's
+    dotted path and line)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _unique_keys(node, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_study_data(path_or_spec: Any) -> tuple[dict[str, Any], str]:
     """Return the raw study mapping and a label for messages (the file name)."""
     if path_or_spec is None:
@@ -45,7 +87,9 @@ def read_study_data(path_or_spec: Any) -> tuple[dict[str, Any], str]:
     if not path.is_file():
         raise UserError(f"{label}: no such study file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except FieldError as e:
+        raise UserError(f"{label}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -73,18 +117,27 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return data
 
 
+def _expand_seeds(data: dict[str, Any]) -> None:
+    """``seeds: N`` → ``[0, ..., N-1]``, with N checked before the list is built."""
+    seeds = data.get("seeds")
+    if isinstance(seeds, float) and seeds.is_integer():
+        seeds = int(seeds)
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise FieldError("seeds", f"a count must be in [1, {MAX_SEEDS}], got {seeds}")
+        data["seeds"] = list(range(seeds))
+    elif isinstance(seeds, list) and len(seeds) > MAX_SEEDS:
+        raise FieldError("seeds", f"must hold at most {MAX_SEEDS} seeds, got {len(seeds)}")
+
+
 def load_study(path_or_spec: Any = None, **overrides: Any) -> StudySpec:
     """Read, override, parse and validate a study; raise ``UserError`` on any mistake."""
     from rltransfer.config.validate import validate_study
 
     data, label = read_study_data(path_or_spec)
     data = apply_overrides(data, overrides)
-    seeds = data.get("seeds")
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise UserError(f"{label}: seeds: must be at least 1, got {seeds}")
-        data["seeds"] = list(range(seeds))
     try:
+        _expand_seeds(data)
         spec = parse_dataclass(StudySpec, data, "")
         validate_study(spec)
     except FieldError as e:

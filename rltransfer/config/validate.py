@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
 from pathlib import Path
 
 import torch
 
 from rltransfer.agents import algo_info, check_hyperparams
+from rltransfer.arguments import check_net_arch
 from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
+from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import MethodSpec, StudySpec
 from rltransfer.config.zoo_defaults import zoo_defaults
@@ -23,7 +24,18 @@ from rltransfer.errors import did_you_mean
 from rltransfer.methods import TransferMethod, method_class
 from rltransfer.vision.check import check_encoder_name, check_policy
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME = 100
+"""The longest study or method name (each names a folder)."""
+SEED_LIMIT = 2**32
+"""numpy's (and so SB3's) seeds are below this."""
+MAX_SEED_OFFSET = 100_000
+"""Room for what the code adds to a run's seed: the evaluation env's offset
+(``rltransfer.study.EVAL_SEED_OFFSET``), the methods' own (reuse, distill: at most 30 000),
+besides the index of each env copy, which ``_check_seeds`` adds itself."""
+MAX_RETURN = 1e12
+"""The largest return magnitude accepted for ``threshold`` and ``score_range``: the normalised
+score divides by (high - low), and returns far beyond this lose their precision in float64."""
 BASELINE = "scratch"
 WANDB_MODES = ("offline", "online", "disabled")
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,9 +47,13 @@ def _positive(value: int | None, path: str) -> None:
 
 
 def _check_name(value: str, path: str) -> None:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise FieldError(
-            path, f"'{value}' must use only letters, digits, '.', '_' and '-' (it names a folder)"
+            path, f"{value!r} must use only letters, digits, '.', '_' and '-' (it names a folder)"
+        )
+    if len(value) > MAX_NAME:
+        raise FieldError(
+            path, f"must be at most {MAX_NAME} characters (it names a folder), got {len(value)}"
         )
 
 
@@ -138,7 +154,7 @@ def _method_source_info(spec: StudySpec, m: MethodSpec, path: str) -> Checkpoint
 
 
 def _check_compare(spec: StudySpec) -> None:
-    names = [m.name for m in spec.methods]
+    names = list(dict.fromkeys([BASELINE, *(m.name for m in spec.methods)]))
     for i, pair in enumerate(spec.compare):
         path = join("compare", i)
         if len(pair) != 2 or pair[0] == pair[1]:
@@ -152,17 +168,20 @@ def _check_compare(spec: StudySpec) -> None:
                 )
 
 
-def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointInfo) -> None:
+def _check_methods(
+    spec: StudySpec, source: CheckpointInfo, target: CheckpointInfo
+) -> list[tuple[TransferMethod, str]]:
+    """Check each method at its index in the file (the scratch baseline is added when absent at
+    the end of validation). Returns the methods that name layer groups, with their paths, for
+    ``check_groups`` once the target model is built."""
     if not any(m.method != BASELINE for m in spec.methods):
         raise FieldError(
             "methods",
             "list at least one transfer method besides the scratch "
             "baseline (e.g. [scratch, finetune])",
         )
-    if not any(m.method == BASELINE for m in spec.methods):
-        spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
     seen: dict[str, int] = {}
-    groups: list[str] | None = None
+    grouped: list[tuple[TransferMethod, str]] = []
     for i, m in enumerate(spec.methods):
         path = join("methods", i)
         _check_name(m.name, join(path, "name"))
@@ -170,8 +189,10 @@ def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointIn
             raise FieldError(join(path, "name"), f"'{m.name}' is used twice; give each a name")
         seen[m.name] = i
         cls = method_class(m.method, join(path, "method"))
-        if m.method == BASELINE and m.name != BASELINE:
-            raise FieldError(join(path, "name"), f"the baseline must be named '{BASELINE}'")
+        if (m.method == BASELINE) != (m.name == BASELINE):
+            raise FieldError(
+                join(path, "name"), f"'{BASELINE}' names the baseline, and only the baseline"
+            )
         method = cls(cls.parse_options(m.options, path))
         if m.source is not None and not cls.needs_source:
             raise FieldError(join(path, "source"), f"'{m.method}' uses no source agent")
@@ -179,29 +200,8 @@ def _check_methods(spec: StudySpec, source: CheckpointInfo, target: CheckpointIn
             own = _method_source_info(spec, m, join(path, "source")) if m.source else None
             method.check_compatible(own or source, target, path)
         if type(method).check_groups is not TransferMethod.check_groups:
-            groups = groups if groups is not None else _target_group_names(spec)
-            method.check_groups(groups, join(path, "options"))
-
-
-def _target_group_names(spec: StudySpec) -> list[str]:
-    """The layer groups of the target policy (``rltransfer.methods.layers``), from a model
-    built once on the target env."""
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    from rltransfer.agents import build_model
-    from rltransfer.methods.layers import policy_groups
-
-    venv = DummyVecEnv([lambda: make_env(spec.target.env)])
-    try:
-        with warnings.catch_warnings():  # one env copy: SB3 warns about PPO's batch size
-            warnings.simplefilter("ignore", UserWarning)
-            model = build_model(
-                spec.algo, venv, hyperparams=spec.hyperparams, policy=spec.policy, seed=0,
-                device="cpu",
-            )  # fmt: skip
-        return list(policy_groups(model.policy))
-    finally:
-        venv.close()
+            grouped.append((method, path))  # options live in the method's own mapping
+    return grouped
 
 
 def validate_study(spec: StudySpec) -> None:
@@ -222,6 +222,7 @@ def validate_study(spec: StudySpec) -> None:
         raise FieldError("seeds", "must hold at least one seed")
     if len(set(spec.seeds)) != len(spec.seeds) or min(spec.seeds) < 0:
         raise FieldError("seeds", f"must be distinct non-negative integers, got {spec.seeds}")
+    _check_returns(spec)
     lo, hi = spec.score_range.low, spec.score_range.high
     if lo is not None and hi is not None and hi <= lo:
         raise FieldError("score_range.high", f"must be larger than low ({lo}), got {hi}")
@@ -240,6 +241,11 @@ def validate_study(spec: StudySpec) -> None:
 
     spec.hyperparams = {**zoo_defaults(spec.algo, spec.target.env.id), **spec.hyperparams}
     check_hyperparams(spec.algo, spec.hyperparams)
+    _check_seeds(spec)
+    for own in (spec.policy, spec.source.policy):
+        if own is not None and own.net_arch is not None:
+            path = "policy" if own is spec.policy else "source.policy"
+            check_net_arch(spec.algo, own.net_arch, join(path, "net_arch"))
     source = _source_info(spec)
     target = _env_info(spec, "target")
     if source.algo != spec.algo and spec.source.checkpoint is not None:
@@ -247,11 +253,52 @@ def validate_study(spec: StudySpec) -> None:
             "source.checkpoint",
             f"the checkpoint is a {source.algo} agent, but the study's algo is {spec.algo}",
         )
-    _check_methods(spec, source, target)
+    grouped = _check_methods(spec, source, target)
     _check_compare(spec)
     check_policy(spec, target.observation_space)
     _check_source_policy(spec)
     _check_eval_on_source(spec)
+    target_model = check_models(spec)  # each distinct model configuration, built once
+    if grouped:
+        from rltransfer.methods.layers import policy_groups
+
+        groups = list(policy_groups(target_model.policy))
+        for method, path in grouped:
+            method.check_groups(groups, path)
+    if not any(m.method == BASELINE for m in spec.methods):
+        spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
+
+
+def _check_seeds(spec: StudySpec) -> None:
+    """Seeds, with what the code adds to them (``MAX_SEED_OFFSET``, the env copies' indices),
+    stay below numpy's limit; ``source.seed`` (and a method's own) too."""
+    copies = int(spec.hyperparams.get("n_envs", 1)) * max(1, len(spec.source.envs or []))
+    top = SEED_LIMIT - MAX_SEED_OFFSET - copies
+    sources = [("source.seed", spec.source)] + [
+        (join(join("methods", i), "source.seed"), m.source)
+        for i, m in enumerate(spec.methods)
+        if m.source is not None
+    ]
+    for path, seed in [("seeds", max(spec.seeds))] + [(p, s.seed) for p, s in sources]:
+        if not 0 <= seed < top:
+            raise FieldError(
+                path,
+                f"must be in [0, {top}) (numpy's seeds are below 2**32, less the offsets "
+                f"rltransfer adds for evaluation and env copies), got {seed}",
+            )
+
+
+def _check_returns(spec: StudySpec) -> None:
+    """``threshold`` and ``score_range`` are returns: bounded by ``MAX_RETURN``."""
+    values = [("threshold", spec.threshold), ("score_range.low", spec.score_range.low)]
+    values.append(("score_range.high", spec.score_range.high))
+    for path, value in values:
+        if value is not None and abs(value) > MAX_RETURN:
+            raise FieldError(
+                path,
+                f"must be a return in [-{MAX_RETURN:g}, {MAX_RETURN:g}] (larger values overflow "
+                f"the normalised scores), got {value:g}",
+            )
 
 
 def _check_eval_on_source(spec: StudySpec) -> None:

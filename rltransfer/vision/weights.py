@@ -16,6 +16,7 @@ in the safetensors metadata, or in a JSON sidecar ``<file>.json``.
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -93,10 +94,20 @@ def _torchvision(spec: str, model_name: str | None) -> Weights:
 
 
 def _torch_load(path: Path) -> Any:
+    """Tensors only (``weights_only=True``): a file that pickles other objects is refused, with
+    our own advice (torch's own would be to unpickle it, which runs the file's code)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unreadable file is a user error here
-        msg = f"{path}: cannot be read as tensors with weights_only=True ({e})"
+        if isinstance(e, pickle.UnpicklingError) and "Unsupported global" in str(e):
+            raise WeightsError(
+                f"{path}: holds Python objects besides tensors; rltransfer reads tensors only "
+                "(torch.load with weights_only=True), since unpickling objects would run code "
+                "from the file. Convert it to a .safetensors "
+                "file, or to a state dict of tensors saved with torch.save(model.state_dict(), "
+                "path)"
+            ) from None
+        msg = f"{path}: not a file of tensors written by torch.save, or a damaged one"
         raise WeightsError(msg) from None
 
 
