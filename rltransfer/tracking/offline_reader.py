@@ -50,6 +50,8 @@ class OfflineRun:
 
     run_id: str = ""
     name: str = ""
+    project: str = ""
+    entity: str = ""
     group: str = ""
     job_type: str = ""
     tags: list[str] = field(default_factory=list)
@@ -79,6 +81,7 @@ def read_offline_run(path: str | Path) -> OfflineRun:
                 r.job_type,
             )
             out.tags = list(r.tags)
+            out.project, out.entity = r.project, r.entity
             for item in r.config.update:
                 out.config[_key(item)] = json.loads(item.value_json)
         elif kind == "config":
