@@ -14,16 +14,21 @@ from typing import Any
 
 from rltransfer.config.parse import FieldError, join, type_name
 
-_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false"}
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "object": "null (it takes a Python object, which a study file cannot give)",
+}
 
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument. ``kind``: ``int`` | ``float`` | ``bool``; ``interval``: ``[lo, hi]``, with
-    ``(`` or ``)`` for an open end and ``inf``; ``also``: other accepted values (``-1``, ``None``,
-    ``"auto"``, ``"auto_<number>"``: the word with a positive number); ``schedule``:
-    ``lin_<number>`` with the number in the interval; ``units``: a ``[n, unit]`` pair with one of
-    these units is accepted too (SB3's ``train_freq``)."""
+    """One argument. ``kind``: ``int`` | ``float`` | ``bool`` | ``object`` (only ``null``);
+    ``interval``: ``[lo, hi]``, with ``(`` or ``)`` for an open end and ``inf``; ``also``: other
+    accepted values (``-1``, ``None``, ``"auto"``, ``"auto_<number>"``: the word with a positive
+    number); ``schedule``: ``lin_<number>`` with the number in the interval; ``units``: a
+    ``[n, unit]`` pair with one of these units is accepted too (SB3's ``train_freq``)."""
 
     kind: str
     interval: str = ""
@@ -39,6 +44,8 @@ def _bounds(interval: str) -> tuple[float, float, bool, bool]:
 
 def _range_text(arg: Arg) -> str:
     lo, hi, lo_in, hi_in = _bounds(arg.interval)
+    if math.isinf(lo) and math.isinf(hi):
+        return ""
     if math.isinf(hi):
         op, num = (">=" if lo_in else ">"), (int(lo) if lo.is_integer() else lo)
         return f"{op} {num}"
@@ -47,7 +54,7 @@ def _range_text(arg: Arg) -> str:
 
 def allowed(arg: Arg) -> str:
     """What ``arg`` accepts, for messages: ``a number in [0, 1]``, ``an integer >= 1 or -1``."""
-    text = _KINDS[arg.kind] + (f" {_range_text(arg)}" if arg.interval else "")
+    text = " ".join(filter(None, [_KINDS[arg.kind], arg.interval and _range_text(arg)]))
     extras = [repr(a) if isinstance(a, str) else str(a) for a in arg.also]
     if arg.schedule:
         extras.append("'lin_<number>' with such a number")
@@ -80,6 +87,8 @@ def _word(arg: Arg, value: str) -> bool:
 
 
 def _number(arg: Arg, value: Any) -> bool:
+    if arg.kind == "object":
+        return value is None
     if arg.kind == "bool":
         return isinstance(value, bool)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -132,6 +141,7 @@ _NON_NEGATIVE = Arg("float", "[0, inf)")
 _UNIT = Arg("float", "[0, 1]")
 _COUNT = Arg("int", "[1, inf)")
 _FLAG = Arg("bool")
+_OBJECT = Arg("object")
 
 HYPERPARAMS: dict[str, Arg] = {
     "learning_rate": Arg("float", "(0, inf)", schedule=True),
@@ -165,6 +175,9 @@ HYPERPARAMS: dict[str, Arg] = {
     "target_entropy": Arg("float", "(-inf, inf)", also=("auto",)),
     "use_sde_at_warmup": _FLAG,
     "n_envs": _COUNT,
+    "rollout_buffer_class": _OBJECT,
+    "replay_buffer_class": _OBJECT,
+    "action_noise": _OBJECT,
 }
 """SB3's constructor arguments (and rl-zoo3's ``n_envs``), by name, for every algorithm."""
 
@@ -183,6 +196,7 @@ POLICY_KWARGS: dict[str, Arg] = {
     "normalize_images": _FLAG,
     "clip_mean": _POSITIVE,
     "n_critics": _COUNT,
+    "optimizer_class": _OBJECT,
 }
 
 NORMALIZE_KWARGS: dict[str, Arg] = {

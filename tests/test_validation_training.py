@@ -207,12 +207,22 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "build-n-steps-times-envs",
         {"hyperparams.n_envs": 1, "hyperparams.n_steps": 1},
-        ["hyperparams.n_steps: ppo cannot build the target's model", "must be greater than 1"],
+        ["hyperparams.n_steps: ppo cannot build the model of the target", "must be greater than 1"],
     ),
     (
         "build-optimizer-kwargs",
         {"hyperparams.policy_kwargs": {"optimizer_kwargs": {"foo": 1}}},
-        ["hyperparams: ppo cannot build the target's model", "foo"],
+        ["hyperparams.policy_kwargs.optimizer_kwargs.foo: ppo cannot build the model of"],
+    ),
+    (
+        "build-buffer-kwargs",
+        {"hyperparams.rollout_buffer_kwargs": {"foo": 1}},
+        ["hyperparams.rollout_buffer_kwargs.foo: ppo cannot build the model of the target"],
+    ),
+    (
+        "python-object",
+        {"hyperparams.policy_kwargs": {"optimizer_class": "Adam"}},
+        ["hyperparams.policy_kwargs.optimizer_class: must be null (it takes a Python object"],
     ),
     (
         "build-normalize-keys",
@@ -235,6 +245,25 @@ def test_what_training_would_trip_on_exits_2(edits, expected, tiny_study, study_
         assert part in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "out" / tiny_study["name"]).exists()  # nothing ran, nothing written
+
+
+def test_the_source_models_are_built_too(tiny_study, study_exit_2):
+    """The source's model (its own ``source.policy``) and a method's own source's are built
+    once each, besides the target's; their errors name their own fields."""
+    tiny_study["source"]["policy"] = {"encoder": "mlp", "encoder_kwargs": {"foo": 1}}
+    err = study_exit_2(tiny_study)
+    assert "source.policy.encoder_kwargs.foo: ppo cannot build the model of the source" in err
+    del tiny_study["source"]["policy"]
+    own = {"env": "rltransfer/CartPole-v0", "timesteps": 256}
+    own["policy"] = {"encoder": "mlp", "encoder_kwargs": {"bar": 2}}
+    tiny_study["methods"] = [
+        "scratch",
+        "finetune",
+        {"name": "own", "method": "finetune", "source": own},
+    ]
+    err = study_exit_2(tiny_study)
+    assert "methods[2].source.policy.encoder_kwargs.bar:" in err
+    assert "the source of method 'own'" in err
 
 
 def test_every_known_seed_offset_fits_the_reserved_room():

@@ -97,7 +97,7 @@ def study_configs(spec: StudySpec) -> list[ModelConfig]:
     for i, m in enumerate(spec.methods):
         if m.source is not None:
             path = join(join("methods", i), "source")
-            configs.append(_source_config(spec, m.source, f"{m.name}'s source", path))
+            configs.append(_source_config(spec, m.source, f"the source of method '{m.name}'", path))
     return [c for c in configs if c is not None]
 
 
@@ -121,9 +121,31 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _field(e: BaseException, hyperparams: dict[str, Any], policy_path: str) -> str:
-    """The hyperparameter the error message names first, else ``net_arch``, else all."""
+def _paths(values: Any, path: str) -> list[str]:
+    """The dotted paths of every key in nested mappings."""
+    if not isinstance(values, dict):
+        return []
+    out = []
+    for key, value in values.items():
+        out += [join(path, str(key)), *_paths(value, join(path, str(key)))]
+    return out
+
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def _field(e: BaseException, hyperparams: dict[str, Any], config: ModelConfig) -> str:
+    """The most specific field an error names: the option an ``unexpected keyword argument``
+    is, else the hyperparameter the message names first, else ``net_arch``, else all."""
     text = str(e)
+    unexpected = _UNEXPECTED.search(text)
+    if unexpected:
+        candidates = _paths(hyperparams, "hyperparams")
+        encoder = join(config.policy_path, "encoder_kwargs")
+        candidates += _paths(config.policy.encoder_kwargs, encoder)
+        for path in candidates:
+            if path.rsplit(".", 1)[-1] == unexpected.group(1):
+                return path
     found = [
         (m.start(), key)
         for key in hyperparams
@@ -132,7 +154,7 @@ def _field(e: BaseException, hyperparams: dict[str, Any], policy_path: str) -> s
     if found:
         return join("hyperparams", min(found)[1])
     if "net_arch" in text:
-        return join(policy_path, "net_arch")
+        return join(config.policy_path, "net_arch")
     return "hyperparams"
 
 
@@ -155,8 +177,9 @@ def build_config(spec: StudySpec, config: ModelConfig) -> Any:
         raise
     except Exception as e:  # noqa: BLE001 - whatever SB3 raises, it is the study's settings
         raise FieldError(
-            _field(e, spec.hyperparams, config.policy_path),
-            f"{spec.algo} cannot build {config.where}'s model with these settings: {_describe(e)}",
+            _field(e, spec.hyperparams, config),
+            f"{spec.algo} cannot build the model of {config.where} with these settings: "
+            f"{_describe(e)}",
         ) from None
 
 
