@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from rltransfer import __version__
+from rltransfer.cli_paths import existing_dir, existing_file, output_dir
 from rltransfer.errors import RunFailedError, UserError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Does what an agent learned on task A help on "
         "task B? Transfer vs scratch, with metrics, confidence intervals and verdicts.",
     )
+    p.add_argument("--version", action="version", version=f"rltransfer {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a study (the built-in default study without a file)")
@@ -56,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace runs in --out whose spec differs from this study's (default: stop with "
+        "exit 2 and say what differs)",
+    )
 
     rep = sub.add_parser("report", help="recompute summary, report and plot from curves alone")
     rep.add_argument("dir", help="a study folder holding target/<method>/seed_<k>/curve.csv")
@@ -67,20 +77,66 @@ def build_parser() -> argparse.ArgumentParser:
     methods = sub.add_parser("methods", help="list the available transfer methods")
     methods.add_argument("--json", action="store_true", help="print JSON (kinds, options)")
 
-    from rltransfer.vision.commands import add_parsers
-
-    add_parsers(sub)  # encoders | pretrain | probe
+    add_vision_parsers(sub)
     return p
+
+
+def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
+    """``encoders | pretrain | probe`` (run by ``rltransfer.vision.commands``, imported only when
+    one of them runs: the vision package imports torch)."""
+    enc = sub.add_parser("encoders", help="list the vision encoders, their groups and sizes")
+    enc.add_argument("name", nargs="?", help="show one encoder")
+    enc.add_argument("--taps", action="store_true", help="also list every tap point")
+    enc.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pre = sub.add_parser("pretrain", help="self-supervised encoder pretraining on env frames")
+    pre.add_argument("--env", action="append", required=True, help="env id or {id, kwargs}")
+    pre.add_argument("--encoder", required=True, help="registry name (rltransfer encoders)")
+    pre.add_argument("--out", required=True, help="weights file to write (.pt or .safetensors)")
+    pre.add_argument("--weights", default="none", help="initial weights (default: none)")
+    pre.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
+    pre.add_argument("--frames", type=int, default=2000, help="frames to collect")
+    pre.add_argument(
+        "--agent", help="a study's result folder: its source agent acts (default: random)"
+    )
+    pre.add_argument("--steps", type=int, default=500, help="gradient steps")
+    pre.add_argument("--batch-size", type=int, default=64)
+    pre.add_argument("--lr", type=float, default=3e-4)
+    pre.add_argument("--objectives", default="mae,atc", help="comma list of mae, atc")
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--device", default="cpu")
+
+    pro = sub.add_parser("probe", help="linear probe of an encoder's layers on labelled images")
+    pro.add_argument("--encoder", required=True)
+    pro.add_argument("--weights", default="none", help="none | torchvision:ENUM | FILE | source")
+    pro.add_argument("--source", help="the SB3 checkpoint (.zip) read by --weights source")
+    pro.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
+    src = pro.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="an ImageFolder: one sub-folder of images per class")
+    src.add_argument("--env", help="env id or {id, kwargs}; labels from info[--label-key]")
+    pro.add_argument("--label-key", default="cell", help="info key (or env attribute) to predict")
+    pro.add_argument("--frames", type=int, default=500, help="frames to collect from --env")
+    pro.add_argument("--size", type=int, default=64, help="image side for --images")
+    pro.add_argument("--taps", default="", help="comma list (default: every layer group)")
+    pro.add_argument("--norms", default="none,l2,standardize,discretize")
+    pro.add_argument("--folds", type=int, default=5)
+    pro.add_argument("--seed", type=int, default=0)
+    pro.add_argument("--device", default="cpu")
+    pro.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from rltransfer.study import run_study
 
+    if args.study is not None:
+        existing_file(args.study, "STUDY")
+    output_dir(args.out, "--out")
     try:
         result = run_study(
             args.study,
             out=args.out,
             quiet=args.quiet,
+            overwrite=args.overwrite,
             seeds=args.seeds,
             workers=args.workers,
             executor=args.executor,
@@ -113,9 +169,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
 
-    root = Path(args.dir)
-    if not root.is_dir():
-        raise UserError(f"{root}: no such folder")
+    root = existing_dir(args.dir, "DIR")
     options = AnalysisOptions.from_folder(root)
     if args.threshold is not None:
         options = replace(options, threshold=args.threshold)
@@ -139,15 +193,15 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from rltransfer.methods import METHODS
+    from rltransfer.methods import CATALOG
 
     listing = {
         kind: {
-            "transfers": cls.transfers,
-            "description": cls.description,
-            "options": cls.option_defaults(),
+            "transfers": entry.transfers,
+            "description": entry.description,
+            "options": entry.option_defaults(),
         }
-        for kind, cls in sorted(METHODS.items())
+        for kind, entry in sorted(CATALOG.items())
     }
     if args.json:
         print(json.dumps(listing, indent=2))
@@ -171,10 +225,24 @@ COMMANDS = {"run": _cmd_run, "report": _cmd_report, "envs": _cmd_envs, "methods"
 COMMANDS |= {"encoders": _vision, "pretrain": _vision, "probe": _vision}
 
 
+def _stdout_closed() -> int:
+    """The reader of our output went away (``rltransfer methods --json | head``): point stdout
+    at /dev/null so that the interpreter's final flush cannot fail again, and exit quietly with
+    the shell's code for SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.config.parse import FieldError, parse_value
 from rltransfer.config.spec import StudySpec
 from rltransfer.errors import UserError
@@ -45,12 +46,16 @@ class AnalysisOptions:
     def from_folder(cls, root: Path) -> AnalysisOptions:
         """Read what ``root/study.yaml`` says, if it exists; the folder name names the study."""
         path = root / "study.yaml"
-        if not path.is_file():
+        if not path.exists():
             return cls(root.resolve().name)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             raise UserError(f"{path}: not valid YAML: {e}") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not a text YAML file (binary content)") from None
+        except OSError as e:
+            raise UserError(f"{path}: cannot read ({e.strerror})") from None
         if not isinstance(data, dict):
             raise UserError(f"{path}: must be a mapping")
 
@@ -95,8 +100,6 @@ def analyse_study_dir(
         compare=options.compare,
     )
     add_transfer_summaries(summary, root)
-    from rltransfer.multitask.evaluation import source_tasks
-
     tasks = source_tasks(root)  # a multi-task source's per-task final returns
     if tasks is not None:
         summary["source_tasks"] = tasks

@@ -101,11 +101,15 @@ def write_curve(path: str | Path, curve: Curve) -> None:
 def read_curve(path: str | Path) -> Curve:
     """Read a ``curve.csv``; a malformed file raises ``UserError`` naming the file and the line."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a curve file; remove it or put the CSV there")
     try:
         text = path.read_text(encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
     except OSError as e:
         raise UserError(f"{path}: cannot read curve ({e.strerror})") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error):
+        raise UserError(f"{path}: not a text CSV file (binary content)") from None
     header = [c.strip() for c in rows[0]] if rows else []
     if tuple(header[:4]) != CURVE_COLUMNS:
         raise UserError(f"{path}: the first line must start with {','.join(CURVE_COLUMNS)}")
@@ -167,7 +171,9 @@ def run_dirs(study_dir: str | Path) -> Iterator[tuple[str, int, Path]]:
 def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
     """Read every ``target/<method>/seed_<k>/curve.csv`` under ``study_dir``.
 
-    Returns ``{method: {seed: Curve}}``. Folders without a ``curve.csv`` are skipped.
+    Returns ``{method: {seed: Curve}}``. Folders without a ``curve.csv`` are skipped (runs not
+    finished); a ``curve.csv`` that is not a readable CSV file (a folder, binary) raises
+    ``UserError``.
     """
     target = Path(study_dir) / "target"
     if not target.is_dir():
@@ -176,7 +182,7 @@ def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
         )
     out: dict[str, dict[int, Curve]] = {}
     for method, seed, folder in run_dirs(study_dir):
-        if (folder / "curve.csv").is_file():
+        if (folder / "curve.csv").exists():
             out.setdefault(method, {})[seed] = read_curve(folder / "curve.csv")
     if not out:
         raise UserError(f"{target}: no curve.csv found under target/<method>/seed_<k>/")

@@ -20,20 +20,18 @@ fresh output layers for a different action space.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import GroupSpec
-from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, register_method
+from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext
 from rltransfer.methods.layers import OUTPUT, TARGET_NETWORKS, group_parameters, is_target
 from rltransfer.methods.layers import policy_groups as layer_groups
 from rltransfer.methods.parameters import (
     ParameterMethod,
-    ParameterOptions,
     check_exploration,
     check_same_algo,
     configure_schedules,
@@ -46,30 +44,6 @@ ACTION_DIFFERS = "re-initialised: output (action space differs)"
 CRITIC_DIFFERS = "re-initialised: critic input (it reads the action; action space differs)"
 
 
-@dataclass
-class AdaptOptions(ParameterOptions):
-    """``match``: how target vector coordinates feed the source's inputs at the start —
-    ``prefix``: source input i reads target coordinate i for the shared leading coordinates.
-    ``map``: instead, the target coordinate feeding each source input, one entry per source
-    input (``null``: that input starts at 0); with equal spaces it adds an adapter (e.g. for
-    reordered coordinates). ``freeze_transferred``: every loaded tensor stays frozen; the adapter
-    and the fresh tensors train."""
-
-    match: Literal["prefix"] = "prefix"
-    map: list[int | None] | None = None
-    freeze_transferred: bool = False
-
-    def check(self, path: str) -> None:
-        super().check(path)
-        if self.map is None:
-            return
-        if all(i is None for i in self.map):
-            raise FieldError(join(path, "map"), "name at least one target coordinate")
-        for k, i in enumerate(self.map):
-            if i is not None and i < 0:
-                raise FieldError(join(join(path, "map"), k), f"must be >= 0, got {i}")
-
-
 def _online(name: str) -> str:
     """The online-network name of a target-network tensor (``q_net_target.x`` → ``q_net.x``)."""
     for online, target in TARGET_NETWORKS.items():
@@ -78,14 +52,8 @@ def _online(name: str) -> str:
     return name
 
 
-@register_method
-class Adapt(ParameterMethod):
-    kind = "adapt"
-    description = (
-        "across observation/action spaces: input adapter to the source's encoder, load by name "
-        "and shape, fresh output layers"
-    )
-    Options = AdaptOptions
+class Adapt(ParameterMethod, kind="adapt"):
+    """Adapter, loading by name and shape, fresh action layers (``AdaptOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         check_same_algo(self.kind, source, target, path)

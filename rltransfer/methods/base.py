@@ -1,4 +1,4 @@
-"""The transfer-method interface and its registry.
+"""The transfer-method interface (the registry is ``rltransfer.methods.catalog``).
 
 A method is a small strategy class. Before training it changes the fresh target model
 (``apply``), may add training hooks (``callbacks``), and states what it transferred; that
@@ -21,9 +21,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
-from rltransfer.config.parse import FieldError, join, parse_dataclass
 from rltransfer.config.spec import PolicySpec
-from rltransfer.errors import did_you_mean
+from rltransfer.methods.catalog import CATALOG, NoOptions, parse_options
 
 
 @dataclass(frozen=True)
@@ -104,13 +103,10 @@ class TransferContext:
     log: Callable[[int, dict[str, float]], None] = _no_log
 
 
-@dataclass
-class NoOptions:
-    """This method takes no options."""
-
-
 class TransferMethod:
-    """Base class. Subclasses set the class attributes and override ``apply``."""
+    """Base class. Subclasses override ``apply``. A built-in binds to its catalog entry by kind
+    (``class Freeze(ParameterMethod, kind="freeze")``), which sets the class attributes below;
+    a plug-in sets them itself and is added with ``@register_method``."""
 
     kind: ClassVar[str]
     description: ClassVar[str]
@@ -119,21 +115,19 @@ class TransferMethod:
     needs_source: ClassVar[bool] = True
     Options: ClassVar[type] = NoOptions
 
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            entry = CATALOG[kind]
+            cls.kind, cls.description, cls.transfers = kind, entry.description, entry.transfers
+            cls.needs_source, cls.Options = entry.needs_source, entry.options
+
     def __init__(self, options: Any):
         self.options = options
 
     @classmethod
     def parse_options(cls, options: dict[str, Any], path: str) -> Any:
-        if options and not dataclasses.fields(cls.Options):
-            raise FieldError(
-                join(path, next(iter(options))), f"unknown option: '{cls.kind}' takes no options"
-            )
-        return parse_dataclass(cls.Options, options, path)
-
-    @classmethod
-    def option_defaults(cls) -> dict[str, Any]:
-        """Every option and its default (``rltransfer methods``)."""
-        return dataclasses.asdict(cls.Options())
+        return parse_options(cls.kind, cls.Options, options, path)
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         """Raise ``FieldError`` at ``path`` when the source cannot transfer to the target."""
@@ -170,24 +164,3 @@ class TransferMethod:
 
     def describe_options(self) -> dict[str, Any]:
         return dataclasses.asdict(self.options)
-
-
-METHODS: dict[str, type[TransferMethod]] = {}
-
-
-def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
-    """Class decorator adding a method to the registry; a duplicate kind raises."""
-    if cls.kind in METHODS:
-        raise ValueError(f"transfer method '{cls.kind}' is already registered")
-    METHODS[cls.kind] = cls
-    return cls
-
-
-def method_class(kind: str, path: str) -> type[TransferMethod]:
-    if kind not in METHODS:
-        raise FieldError(
-            path,
-            f"unknown method '{kind}'{did_you_mean(kind, METHODS)}; available: "
-            f"{', '.join(METHODS)}",
-        )
-    return METHODS[kind]

@@ -57,7 +57,6 @@ from rltransfer.methods.base import (
     SourceArtifact,
     TransferContext,
     TransferMethod,
-    register_method,
 )
 from rltransfer.methods.distill_core import (
     Dataset,
@@ -68,8 +67,7 @@ from rltransfer.methods.distill_core import (
     student_distribution,
     teacher_labels,
 )
-from rltransfer.methods.distill_options import DistillOptions
-from rltransfer.methods.teacher import Teacher, load_teacher
+from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
 
 STUDENT_ALGOS = ("ppo", "a2c", "dqn")
 ACTION_KINDS = ("Discrete", "Box")
@@ -101,19 +99,13 @@ class _FrozenStats:
             self.vecnorm.training = self.training
 
 
-@register_method
-class Distill(TransferMethod):
-    kind = "distill"
-    description = (
-        "policy distillation from the frozen source (teacher- or student-driven, DAgger), then "
-        "optional RL; distillation env steps count in the budget"
-    )
-    transfers = "policy"
-    Options = DistillOptions
+class Distill(TransferMethod, kind="distill"):
+    """Distils the teacher into the student, then optional RL (``DistillOptions``)."""
 
     # ----------------------------------------------------------------------------- validation
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         o = self.options
+        check_teacher_policy(o.teacher, path)
         if target.algo not in STUDENT_ALGOS:
             raise FieldError(
                 path,

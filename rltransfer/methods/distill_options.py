@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rltransfer.config.parse import FieldError, join
-from rltransfer.methods.teacher import TeacherOptions
+from rltransfer.methods.teacher_options import TeacherOptions
 
 
 @dataclass

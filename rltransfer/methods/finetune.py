@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from rltransfer.methods.base import register_method
 from rltransfer.methods.parameters import ParameterMethod
 
 
-@register_method
-class Finetune(ParameterMethod):
-    kind = "finetune"
-    description = "load every source parameter whose name and shape match, then train everything"
+class Finetune(ParameterMethod, kind="finetune"):
+    """Loads what matches (``ParameterMethod.apply``); every group trains."""

@@ -40,7 +40,6 @@ the start and the end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,9 +51,9 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError, join
-from rltransfer.methods.base import TransferContext, register_method
-from rltransfer.methods.schedules import DecayOptions, Schedule, Timeline, window_for
-from rltransfer.methods.teacher import TeacherOptions
+from rltransfer.methods.base import TransferContext
+from rltransfer.methods.schedules import Schedule, Timeline, window_for
+from rltransfer.methods.teacher import check_teacher_policy
 from rltransfer.methods.teacher_method import (
     TeacherMethod,
     check_teacher_spaces,
@@ -93,32 +92,11 @@ def kl_teacher_student(teacher: Distribution, student: Any) -> torch.Tensor:
     return total
 
 
-@dataclass
-class KickstartOptions(DecayOptions):
-    """``weight``: λ, the distillation loss's weight at the start; it decays as
-    ``decay``/``until``/``until_steps`` say (``rltransfer.methods.schedules``; t in env steps).
-    ``teacher``: how to rebuild the source agent (``policy``; ``temperature``: T of DQN's
-    softmax(Q/T), for teacher and student)."""
-
-    weight: float = 1.0
-    teacher: TeacherOptions = field(default_factory=TeacherOptions)
-
-    def check(self, path: str) -> None:
-        super().check(path)
-        if self.weight < 0:
-            raise FieldError(join(path, "weight"), f"must be >= 0, got {self.weight}")
-
-
-@register_method
-class Kickstart(TeacherMethod):
-    kind = "kickstart"
-    description = (
-        "kickstarting: the RL loss plus λ·KL(teacher ‖ student) on the target's own states, "
-        "λ decaying (PPO, A2C, DQN)"
-    )
-    Options = KickstartOptions
+class Kickstart(TeacherMethod, kind="kickstart"):
+    """Adds λ·KL(teacher ‖ student) to the RL loss (``KickstartOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        check_teacher_policy(self.options.teacher, path)
         if target.algo not in STUDENTS:
             raise FieldError(
                 join(path, "method"),

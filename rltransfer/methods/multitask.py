@@ -17,44 +17,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError
 from rltransfer.config.spec import GroupSpec
-from rltransfer.methods.base import SourceArtifact, TransferContext, register_method
+from rltransfer.methods.base import SourceArtifact, TransferContext
 from rltransfer.methods.layers import policy_groups
 from rltransfer.methods.parameters import (
     ParameterMethod,
-    ParameterOptions,
     check_exploration,
     check_same_algo,
-    check_selectors,
     check_selectors_exist,
     resolve_plan,
 )
 
 HEAD_PREFIXES = ("action_net", "value_net", "log_std")
 """Output tensors of an actor-critic policy (task-specific in a multi-task source)."""
-
-
-@dataclass
-class MultitaskOptions(ParameterOptions):
-    """``trunk``: the loaded trunk (``encoder`` and ``hidden`` groups) ``finetune``s or stays
-    frozen (``freeze``). ``groups``: per layer group or family, as ``layerwise``'s, laid over
-    ``trunk``; the output layers are ``reinit`` (fresh) unless listed here (any output mode
-    still starts fresh: the source's heads are never loaded)."""
-
-    trunk: Literal["finetune", "freeze"] = "finetune"
-    groups: dict[str, GroupSpec] = field(default_factory=dict)
-
-    def check(self, path: str) -> None:
-        super().check(path)
-        check_selectors(list(self.groups), f"{path}.groups")
-        for name, spec in self.groups.items():
-            if spec.lr <= 0:
-                raise FieldError(f"{path}.groups.{name}.lr", f"must be > 0, got {spec.lr}")
 
 
 def is_head(name: str, output_prefixes: list[str]) -> bool:
@@ -76,13 +55,8 @@ def source_tasks(source: SourceArtifact) -> Any:
     return meta.get("tasks") if isinstance(meta, dict) else None
 
 
-@register_method
-class Multitask(ParameterMethod):
-    kind = "multitask"
-    description = (
-        "the shared trunk (encoder + hidden layers) of a multi-task source, fresh output layers"
-    )
-    Options = MultitaskOptions
+class Multitask(ParameterMethod, kind="multitask"):
+    """Loads the source's trunk, never its heads (``MultitaskOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         """Same algorithm; observations equal, or a multi-task Dict source (its ``obs`` part

@@ -16,15 +16,13 @@ states one mode for both, and the run records it:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rltransfer.vision.features import FeatureNorm
-
-NormalizationMode = Literal["reuse", "reestimate", "blend"]
 
 
 def transfer_obs_stats(

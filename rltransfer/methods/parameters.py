@@ -14,10 +14,8 @@ target model is built with the run's seed before anything is loaded).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -41,38 +39,8 @@ from rltransfer.methods.layers import (
     sync_target_networks,
     unfreeze,
 )
-from rltransfer.methods.normalization import (
-    NormalizationMode,
-    transfer_feature_stats,
-    transfer_obs_stats,
-)
-
-SELECTOR = re.compile(r"^(all|adapter|output|hidden\d*|encoder(\.[\w.-]+)?)$")
-
-
-@dataclass
-class ParameterOptions:
-    """Options every parameter method takes.
-
-    ``normalization``: ``reuse`` | ``reestimate`` | ``blend`` the source's VecNormalize and
-    feature statistics (``rltransfer.methods.normalization``); ``blend_count``: the weight, in
-    observations, of the source statistics under ``blend``. ``lr``: the target's learning rate
-    (replaces the study's, constant); ``lr_mult``: multiplies the study's learning rate (or its
-    schedule). Optimizer state and schedules always restart on the target. ``exploration``
-    (DQN): ``restart`` ε from the study's ``exploration_initial_eps``, or ``continue`` from the
-    source's last ε."""
-
-    normalization: NormalizationMode = "reuse"
-    blend_count: float = 1000.0
-    lr: float | None = None
-    lr_mult: float = 1.0
-    exploration: Literal["restart", "continue"] = "restart"
-
-    def check(self, path: str) -> None:
-        for name in ("blend_count", "lr", "lr_mult"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise FieldError(join(path, name), f"must be > 0, got {value}")
+from rltransfer.methods.normalization import transfer_feature_stats, transfer_obs_stats
+from rltransfer.methods.options import ParameterOptions
 
 
 def load_matching(model: Any, source_state: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -132,16 +100,6 @@ def check_exploration(options: ParameterOptions, target: CheckpointInfo, path: s
         )
 
 
-def check_selectors(selectors: list[str], path: str) -> None:
-    for s in selectors:
-        if not SELECTOR.match(s):
-            raise FieldError(
-                join(path, s),
-                "not a layer group: use all, encoder, encoder.<group>, hidden, hidden<i>, "
-                "output or adapter",
-            )
-
-
 def check_selectors_exist(selectors: list[str], groups: list[str], path: str) -> None:
     available = {g: None for g in groups}
     for s in selectors:
@@ -153,6 +111,18 @@ def check_selectors_exist(selectors: list[str], groups: list[str], path: str) ->
                 f"the target policy has no layer group '{s}'; it has: "
                 f"{group_names_help(available)}",  # type: ignore[arg-type]
             ) from None
+
+
+def check_nothing_trains(plan: dict[str, GroupSpec], groups: list[str], path: str) -> None:
+    """Raise ``FieldError`` at ``path`` when ``plan`` freezes every one of the target's
+    ``groups`` for the whole run: nothing would learn."""
+    if groups and all(g in plan and plan[g].mode == "freeze" and plan[g].unfreeze_at is None
+                      for g in groups):  # fmt: skip
+        raise FieldError(
+            path,
+            f"every layer group of the target stays frozen ({', '.join(groups)}): nothing would "
+            "train; let at least one group train (e.g. output: reinit) or unfreeze one later",
+        )
 
 
 def configure_schedules(options: ParameterOptions, plan: BuildPlan, source: SourceArtifact) -> None:

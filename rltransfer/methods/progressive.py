@@ -33,10 +33,9 @@ from rltransfer.methods.base import (
     SourceArtifact,
     TransferContext,
     TransferMethod,
-    register_method,
 )
 from rltransfer.methods.columns import ACTIVATIONS, ProgressiveColumns
-from rltransfer.methods.normalization import NormalizationMode, transfer_obs_stats
+from rltransfer.methods.normalization import transfer_obs_stats
 from rltransfer.methods.parameters import check_same_algo
 
 ALGOS = ("ppo", "a2c")
@@ -45,27 +44,6 @@ VECTOR_ENCODERS = {"mlp": None, "tiny_mlp": "relu"}
 """Encoders whose layers a column can hold → their fixed activation (None: ``activation``)."""
 _ENCODER_LAYER = re.compile(r"^(?:pi_)?features_extractor\.reader\.encoder\.trunk\.layer(\d+)\.0\.")
 _ACTOR_LAYER = re.compile(r"^mlp_extractor\.policy_net\.(\d+)\.")
-
-
-@dataclass
-class ProgressiveOptions:
-    """``output_lateral``: the heads read the source column's last layer too ([h_L ; h^s_L]),
-    as Rusu et al.'s output layer does; false: the new column's h_L only. ``normalization``
-    (``reuse`` | ``reestimate`` | ``blend``) and ``blend_count``: the source's VecNormalize
-    statistics, as for the parameter methods. ``lr``: the target's learning rate (constant);
-    ``lr_mult``: multiplies the study's learning rate (or its schedule)."""
-
-    output_lateral: bool = True
-    normalization: NormalizationMode = "reuse"
-    blend_count: float = 1000.0
-    lr: float | None = None
-    lr_mult: float = 1.0
-
-    def check(self, path: str) -> None:
-        for name in ("blend_count", "lr", "lr_mult"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise FieldError(f"{path}.{name}", f"must be > 0, got {value}")
 
 
 @dataclass
@@ -143,15 +121,8 @@ def columns_of(policy: torch.nn.Module) -> list[ProgressiveColumns]:
     return list(seen.values())
 
 
-@register_method
-class Progressive(TransferMethod):
-    kind = "progressive"
-    description = (
-        "progressive network: frozen source column + new column with lateral adapters "
-        "(vector observations, PPO/A2C)"
-    )
-    transfers = "parameters (frozen column)"
-    Options = ProgressiveOptions
+class Progressive(TransferMethod, kind="progressive"):
+    """A frozen source column and a new column with lateral adapters (``ProgressiveOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         check_same_algo(self.kind, source, target, path)

@@ -56,8 +56,7 @@ fraction of teacher actions: W&B ``transfer/reuse_psi`` and ``transfer/reuse_fra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -69,12 +68,9 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError, join
-from rltransfer.methods.base import (
-    TransferContext,
-    register_method,
-)
-from rltransfer.methods.schedules import DecayOptions, Schedule, Timeline, window_for
-from rltransfer.methods.teacher import TeacherOptions
+from rltransfer.methods.base import TransferContext
+from rltransfer.methods.schedules import Schedule, Timeline, window_for
+from rltransfer.methods.teacher import check_teacher_policy
 from rltransfer.methods.teacher_method import (
     TeacherMethod,
     check_teacher_spaces,
@@ -107,35 +103,11 @@ def mixture_log_prob(
 # --- reuse --------------------------------------------------------------------------------------
 
 
-@dataclass
-class ReuseOptions(DecayOptions):
-    """``psi``: the probability, per env step and env copy, that the teacher acts in the
-    target's rollouts, at the start; it decays as ``decay``/``until``/``until_steps`` say
-    (``rltransfer.methods.schedules``; t in env steps). ``teacher_action``: ``auto`` (the mode
-    for a DQN teacher, a sample otherwise), ``sample`` or ``mode``. ``teacher``: how to rebuild
-    the source agent (``policy`` for a checkpoint trained with another architecture,
-    ``temperature`` of a DQN teacher's softmax over Q)."""
-
-    psi: float = 0.8
-    teacher_action: Literal["auto", "sample", "mode"] = "auto"
-    teacher: TeacherOptions = field(default_factory=TeacherOptions)
-
-    def check(self, path: str) -> None:
-        super().check(path)
-        if not 0 <= self.psi <= 1:
-            raise FieldError(join(path, "psi"), f"must be a probability in [0, 1], got {self.psi}")
-
-
-@register_method
-class Reuse(TeacherMethod):
-    kind = "reuse"
-    description = (
-        "probabilistic policy reuse: the source policy acts in the target's rollouts with a "
-        "decaying probability ψ (on-policy learners store the mixture's log-probabilities)"
-    )
-    Options = ReuseOptions
+class Reuse(TeacherMethod, kind="reuse"):
+    """The teacher acts in the target's rollouts with probability ψ (``ReuseOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        check_teacher_policy(self.options.teacher, path)
         check_teacher_spaces(self.kind, source, target, path)
         if target.algo in ON_POLICY and target.action_space.kind == "Box":
             if source.algo == "sac":

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rltransfer.methods.base import TransferContext, TransferMethod, register_method
+from rltransfer.methods.base import TransferContext, TransferMethod
 
 
-@register_method
-class Scratch(TransferMethod):
-    kind = "scratch"
-    description = "no transfer: the paired baseline, trained from a fresh initialisation"
-    transfers = "nothing"
-    needs_source = False
+class Scratch(TransferMethod, kind="scratch"):
+    """Changes nothing: the fresh model trains as built."""
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:
         return {"transferred": "nothing", "loaded": [], "reset": ["everything"]}

@@ -9,37 +9,14 @@ follow the ``normalization`` option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from rltransfer.config.parse import FieldError
-from rltransfer.methods.base import TransferContext, register_method
-from rltransfer.methods.parameters import (
-    ParameterMethod,
-    ParameterOptions,
-)
+from rltransfer.methods.base import TransferContext
+from rltransfer.methods.parameters import ParameterMethod
 
 
-@dataclass
-class ShrinkPerturbOptions(ParameterOptions):
-    """``shrink`` λ multiplies the source weights, ``perturb`` σ the fresh ones (defaults as in
-    the paper's code: λ = 0.4, σ = 0.1)."""
-
-    shrink: float = 0.4
-    perturb: float = 0.1
-
-    def check(self, path: str) -> None:
-        super().check(path)
-        for name in ("shrink", "perturb"):
-            if getattr(self, name) < 0:
-                raise FieldError(f"{path}.{name}", f"must be >= 0, got {getattr(self, name)}")
-
-
-@register_method
-class ShrinkPerturb(ParameterMethod):
-    kind = "shrink_perturb"
-    description = "θ ← λ·θ_source + σ·θ_fresh (Ash & Adams 2020), then train everything"
-    Options = ShrinkPerturbOptions
+class ShrinkPerturb(ParameterMethod, kind="shrink_perturb"):
+    """Combines source and fresh parameters (``ShrinkPerturbOptions``), then trains everything."""
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:
         lam, sigma = self.options.shrink, self.options.perturb

@@ -23,7 +23,6 @@ import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -33,25 +32,21 @@ from stable_baselines3.common.distributions import CategoricalDistribution, Dist
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rltransfer.checkpoints import SpaceInfo
-from rltransfer.config.parse import FieldError, join
+from rltransfer.config.parse import join
 from rltransfer.config.spec import PolicySpec
+from rltransfer.methods.teacher_options import TeacherOptions
 
 CLIP_OBS = 10.0
 """VecNormalize's default observation clip (the source runs use VecNormalize's defaults)."""
 
 
-@dataclass
-class TeacherOptions:
-    """How to rebuild the teacher. ``policy``: its architecture when it differs from the study's
-    (e.g. a checkpoint trained elsewhere, or a large teacher for a small student), in the
-    study's ``policy`` format; ``temperature``: a DQN teacher's softmax temperature over Q."""
+def check_teacher_policy(options: TeacherOptions, path: str) -> None:
+    """Raise ``FieldError`` at ``<path>.teacher.policy.encoder`` when the teacher's own
+    architecture names an encoder the registry lacks (``path``: the method's)."""
+    from rltransfer.vision.check import check_encoder_name
 
-    policy: PolicySpec | None = None
-    temperature: float = 1.0
-
-    def check(self, path: str) -> None:
-        if self.temperature <= 0:
-            raise FieldError(join(path, "temperature"), f"must be > 0, got {self.temperature}")
+    if options.policy is not None:
+        check_encoder_name(options.policy, join(path, "teacher.policy.encoder"))
 
 
 @contextmanager

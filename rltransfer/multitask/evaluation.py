@@ -9,21 +9,15 @@ columns ``task<k>_return_mean,task<k>_return_std`` follow.
 
 from __future__ import annotations
 
-import csv
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rltransfer.analysis.source_tasks import task_columns
 from rltransfer.config.spec import EnvSpec, EvalSpec
 from rltransfer.evaluation import Evaluator
 from rltransfer.multitask.env import make_task_env
-
-
-def task_columns(k: int) -> tuple[str, str]:
-    """The curve columns of task ``k``: its mean and std of returns."""
-    return f"task{k}_return_mean", f"task{k}_return_std"
 
 
 class MultiTaskEvaluator:
@@ -55,34 +49,3 @@ class MultiTaskEvaluator:
     def close(self) -> None:
         for t in self.tasks:
             t.close()
-
-
-def source_tasks(study_dir: str | Path) -> dict[str, Any] | None:
-    """The multi-task source's tasks and final per-task returns, from ``source/meta.json`` and
-    ``source/curve.csv``; None when the source is not a multi-task run.
-
-    Returns ``{"heads": str, "timesteps": int, "tasks": [{"env": {...}, "final_return": float,
-    "final_std": float}, ...]}``."""
-    import json
-
-    src = Path(study_dir) / "source"
-    try:
-        meta = json.loads((src / "meta.json").read_text())
-        rows = list(csv.DictReader((src / "curve.csv").open()))
-    except (OSError, ValueError):
-        return None
-    tasks = meta.get("tasks")
-    if not tasks or not rows:
-        return None
-    last = rows[-1]
-    out = []
-    for k, env in enumerate(tasks):
-        mean_col, std_col = task_columns(k)
-        out.append(
-            {
-                "env": env,
-                "final_return": float(last.get(mean_col, "nan")),
-                "final_std": float(last.get(std_col, "nan")),
-            }
-        )
-    return {"heads": meta.get("heads"), "timesteps": int(last["timesteps"]), "tasks": out}

@@ -1,4 +1,5 @@
-"""The ``rltransfer encoders | pretrain | probe`` subcommands (argument parsing in ``cli.py``).
+"""The ``rltransfer encoders | pretrain | probe`` subcommands (argument parsing in ``cli.py``,
+which imports this module only when one of them runs).
 
 Mistakes raise ``UserError`` (exit 2) with a message naming the option.
 """
@@ -12,54 +13,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from rltransfer.cli_paths import existing_dir, existing_file, output_file
 from rltransfer.config.parse import FieldError, parse_dataclass
 from rltransfer.config.spec import EnvSpec
 from rltransfer.errors import UserError, did_you_mean
 
 REFERENCE_IMAGE = (3, 64, 64)
 REFERENCE_VECTOR = (8,)
-
-
-def add_parsers(sub: Any) -> None:
-    enc = sub.add_parser("encoders", help="list the vision encoders, their groups and sizes")
-    enc.add_argument("name", nargs="?", help="show one encoder")
-    enc.add_argument("--taps", action="store_true", help="also list every tap point")
-    enc.add_argument("--json", action="store_true", help="machine-readable output")
-
-    pre = sub.add_parser("pretrain", help="self-supervised encoder pretraining on env frames")
-    pre.add_argument("--env", action="append", required=True, help="env id or {id, kwargs}")
-    pre.add_argument("--encoder", required=True, help="registry name (rltransfer encoders)")
-    pre.add_argument("--out", required=True, help="weights file to write (.pt or .safetensors)")
-    pre.add_argument("--weights", default="none", help="initial weights (default: none)")
-    pre.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
-    pre.add_argument("--frames", type=int, default=2000, help="frames to collect")
-    pre.add_argument(
-        "--agent", help="a study's result folder: its source agent acts (default: random)"
-    )
-    pre.add_argument("--steps", type=int, default=500, help="gradient steps")
-    pre.add_argument("--batch-size", type=int, default=64)
-    pre.add_argument("--lr", type=float, default=3e-4)
-    pre.add_argument("--objectives", default="mae,atc", help="comma list of mae, atc")
-    pre.add_argument("--seed", type=int, default=0)
-    pre.add_argument("--device", default="cpu")
-
-    pro = sub.add_parser("probe", help="linear probe of an encoder's layers on labelled images")
-    pro.add_argument("--encoder", required=True)
-    pro.add_argument("--weights", default="none", help="none | torchvision:ENUM | FILE | source")
-    pro.add_argument("--source", help="the SB3 checkpoint (.zip) read by --weights source")
-    pro.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
-    src = pro.add_mutually_exclusive_group(required=True)
-    src.add_argument("--images", help="an ImageFolder: one sub-folder of images per class")
-    src.add_argument("--env", help="env id or {id, kwargs}; labels from info[--label-key]")
-    pro.add_argument("--label-key", default="cell", help="info key (or env attribute) to predict")
-    pro.add_argument("--frames", type=int, default=500, help="frames to collect from --env")
-    pro.add_argument("--size", type=int, default=64, help="image side for --images")
-    pro.add_argument("--taps", default="", help="comma list (default: every layer group)")
-    pro.add_argument("--norms", default="none,l2,standardize,discretize")
-    pro.add_argument("--folds", type=int, default=5)
-    pro.add_argument("--seed", type=int, default=0)
-    pro.add_argument("--device", default="cpu")
-    pro.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
 def _yaml(text: str, option: str) -> Any:
@@ -95,6 +55,13 @@ def _encoder(name: str, option: str = "--encoder") -> Any:
         hint = did_you_mean(name, list_encoders())
         raise UserError(f"{option}: unknown encoder '{name}'{hint}; see `rltransfer encoders`")
     return get_entry(name)
+
+
+def _weights(text: str, option: str = "--weights") -> str:
+    """A weights spec; a file name must be an existing file."""
+    if text not in ("none", "source") and not text.startswith("torchvision:"):
+        existing_file(text, option)
+    return text
 
 
 def describe(name: str, taps: bool = False) -> dict[str, Any]:
@@ -152,6 +119,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         raise UserError(f"--encoder: {entry.name} reads vectors; pretraining needs an image one")
     if not args.out.endswith(WEIGHT_SUFFIXES):
         raise UserError(f"--out: must end in {', '.join(WEIGHT_SUFFIXES)}, got {args.out}")
+    output_file(args.out, "--out")
+    _weights(args.weights)
+    if args.agent is not None:
+        existing_dir(args.agent, "--agent")
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     bad = [o for o in objectives if o not in OBJECTIVES]
     if bad or not objectives:
@@ -199,6 +170,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
     bad = [n for n in norms if n not in NORMS]
     if bad or not norms:
         raise UserError(f"--norms: choose among {', '.join(NORMS)}, got {bad}")
+    _weights(args.weights)
+    if args.source is not None:
+        existing_file(args.source, "--source")
+    if args.images:
+        existing_dir(args.images, "--images")
     try:
         if args.images:
             images, labels, classes = images_from_folder(args.images, args.size)

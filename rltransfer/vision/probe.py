@@ -32,8 +32,18 @@ def images_from_folder(root: str | Path, size: int = 64) -> tuple[np.ndarray, np
     ds = ImageFolder(str(root), transform=tf)
     if len(ds) == 0:
         raise ValueError(f"{root}: no images found")
-    x = torch.stack([ds[i][0][:3] for i in range(len(ds))]).numpy().astype(np.uint8)
-    return x, np.asarray(ds.targets), list(ds.classes)
+    if len(ds.classes) < 2:
+        raise ValueError(
+            f"{root}: one class folder ({ds.classes[0]}); the probe needs at least two classes, "
+            "one sub-folder of images each"
+        )
+    images = []
+    for i, (file, _) in enumerate(ds.samples):
+        try:
+            images.append(ds[i][0][:3])
+        except OSError as e:  # PIL's UnidentifiedImageError too
+            raise ValueError(f"{file}: not a readable image ({e})") from None
+    return torch.stack(images).numpy().astype(np.uint8), np.asarray(ds.targets), ds.classes
 
 
 def images_from_env(

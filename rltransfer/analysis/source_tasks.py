@@ -1,0 +1,48 @@
+"""A multi-task source's per-task results, read back from its run folder (``source/``).
+
+The multi-task evaluator (``rltransfer.multitask.evaluation``) writes the columns named by
+``task_columns`` into the source's ``curve.csv``; the report reads them here, from the files
+alone (no torch).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+
+def task_columns(k: int) -> tuple[str, str]:
+    """The curve columns of task ``k``: its mean and std of returns."""
+    return f"task{k}_return_mean", f"task{k}_return_std"
+
+
+def source_tasks(study_dir: str | Path) -> dict[str, Any] | None:
+    """The multi-task source's tasks and final per-task returns, from ``source/meta.json`` and
+    ``source/curve.csv``; None when the source is not a multi-task run.
+
+    Returns ``{"heads": str, "timesteps": int, "tasks": [{"env": {...}, "final_return": float,
+    "final_std": float}, ...]}``."""
+    src = Path(study_dir) / "source"
+    try:
+        meta = json.loads((src / "meta.json").read_text())
+        with (src / "curve.csv").open() as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, ValueError, csv.Error):
+        return None
+    tasks = meta.get("tasks") if isinstance(meta, dict) else None
+    if not tasks or not rows:
+        return None
+    last = rows[-1]
+    out = []
+    for k, env in enumerate(tasks):
+        mean_col, std_col = task_columns(k)
+        out.append(
+            {
+                "env": env,
+                "final_return": float(last.get(mean_col, "nan")),
+                "final_std": float(last.get(std_col, "nan")),
+            }
+        )
+    return {"heads": meta.get("heads"), "timesteps": int(last["timesteps"]), "tasks": out}

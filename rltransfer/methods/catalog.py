@@ -1,0 +1,240 @@
+"""The transfer-method catalog: the one registry of methods, declared as data.
+
+Each method is a ``MethodEntry``: its kind, description, what it transfers, whether it needs a
+source agent, its options dataclass and where its implementation class lives
+(``"module:Class"``). The entries and the options import neither torch nor stable-baselines3,
+so listing methods (``rltransfer methods``) and parsing their options are instant; the
+implementation is imported on demand by ``method_class(kind, path)`` (or ``METHODS[kind]``).
+
+A built-in implementation binds to its entry by kind (``class Freeze(ParameterMethod,
+kind="freeze")``, see ``TransferMethod.__init_subclass__``), so its description, options and
+``needs_source`` are written once, here. A plug-in method is a ``TransferMethod`` subclass with
+those class attributes, added by ``@register_method``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from rltransfer.config.parse import FieldError, join, parse_dataclass
+from rltransfer.errors import did_you_mean
+from rltransfer.methods.distill_options import DistillOptions
+from rltransfer.methods.options import (
+    AdaptOptions,
+    FreezeOptions,
+    LayerwiseOptions,
+    MultitaskOptions,
+    ParameterOptions,
+    ProgressiveOptions,
+    ShrinkPerturbOptions,
+)
+from rltransfer.methods.teacher_options import KickstartOptions, ReuseOptions
+
+if TYPE_CHECKING:
+    from rltransfer.methods.base import TransferMethod
+
+
+@dataclass
+class NoOptions:
+    """This method takes no options."""
+
+
+def parse_options(kind: str, options_type: type, data: dict[str, Any], path: str) -> Any:
+    """``data`` (the method's keys in the study file) as an ``options_type``, checked."""
+    if data and not dataclasses.fields(options_type):
+        raise FieldError(join(path, next(iter(data))), f"unknown option: '{kind}' takes no options")
+    return parse_dataclass(options_type, data, path)
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """One transfer method, as data. ``impl``: ``"module:Class"`` of its ``TransferMethod``."""
+
+    kind: str
+    description: str
+    transfers: str
+    """What moves from source to target: "nothing", "parameters", "policy", …"""
+    impl: str
+    options: type = NoOptions
+    needs_source: bool = True
+
+    def load(self) -> type[TransferMethod]:
+        """The implementation class (imports its module, and so torch, on first use)."""
+        cls = _LOADED.get(self.kind)
+        if cls is None:
+            module, _, name = self.impl.partition(":")
+            cls = getattr(importlib.import_module(module), name)
+            if getattr(cls, "kind", None) != self.kind:
+                raise TypeError(f"{self.impl} does not implement method '{self.kind}'")
+            _LOADED[self.kind] = cls
+        return cls
+
+    def parse_options(self, data: dict[str, Any], path: str) -> Any:
+        return parse_options(self.kind, self.options, data, path)
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Every option and its default (``rltransfer methods``)."""
+        return dataclasses.asdict(self.options())
+
+
+_ENTRIES: dict[str, MethodEntry] = {}
+_LOADED: dict[str, type[TransferMethod]] = {}
+
+CATALOG: Mapping[str, MethodEntry] = MappingProxyType(_ENTRIES)
+"""kind → ``MethodEntry``, read-only; add with ``declare_method`` or ``register_method``."""
+
+
+def declare_method(entry: MethodEntry) -> MethodEntry:
+    """Add ``entry`` to the catalog; a duplicate kind raises."""
+    if entry.kind in _ENTRIES:
+        raise ValueError(f"transfer method '{entry.kind}' is already registered")
+    _ENTRIES[entry.kind] = entry
+    return entry
+
+
+def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
+    """Class decorator adding an already imported method class (a plug-in) to the catalog, from
+    its class attributes (``kind``, ``description``, ``transfers``, ``Options``,
+    ``needs_source``); a duplicate kind raises."""
+    entry = MethodEntry(
+        cls.kind,
+        cls.description,
+        cls.transfers,
+        f"{cls.__module__}:{cls.__qualname__}",
+        cls.Options,
+        cls.needs_source,
+    )
+    declare_method(entry)
+    _LOADED[cls.kind] = cls
+    return cls
+
+
+def method_entry(kind: str, path: str) -> MethodEntry:
+    """The catalog entry of ``kind``; ``FieldError`` at ``path`` for an unknown one."""
+    if kind not in _ENTRIES:
+        raise FieldError(
+            path,
+            f"unknown method '{kind}'{did_you_mean(kind, _ENTRIES)}; available: "
+            f"{', '.join(_ENTRIES)}",
+        )
+    return _ENTRIES[kind]
+
+
+def method_class(kind: str, path: str) -> type[TransferMethod]:
+    """The implementation class of ``kind`` (imported now); ``FieldError`` when unknown."""
+    return method_entry(kind, path).load()
+
+
+class _Classes(Mapping[str, "type[TransferMethod]"]):
+    """kind → implementation class: the catalog's keys, each class imported when looked up."""
+
+    def __getitem__(self, kind: str) -> type[TransferMethod]:
+        return _ENTRIES[kind].load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ENTRIES)
+
+    def __len__(self) -> int:
+        return len(_ENTRIES)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in _ENTRIES
+
+
+METHODS: Mapping[str, type[TransferMethod]] = _Classes()
+"""kind → ``TransferMethod`` subclass (a lazy view of ``CATALOG``)."""
+
+
+def _builtin(kind: str, cls: str, description: str, **kw: Any) -> None:
+    """Declare a built-in method, implemented by ``rltransfer.methods.<kind>:<cls>``."""
+    declare_method(MethodEntry(kind, description, impl=f"rltransfer.methods.{kind}:{cls}", **kw))
+
+
+_builtin(
+    "scratch",
+    "Scratch",
+    "no transfer: the paired baseline, trained from a fresh initialisation",
+    transfers="nothing",
+    needs_source=False,
+)
+_builtin(
+    "finetune",
+    "Finetune",
+    "load every source parameter whose name and shape match, then train everything",
+    transfers="parameters",
+    options=ParameterOptions,
+)
+_builtin(
+    "freeze",
+    "Freeze",
+    "feature extraction: source layers frozen (encoder features cached when possible), "
+    "fresh heads trained",
+    transfers="parameters",
+    options=FreezeOptions,
+)
+_builtin(
+    "layerwise",
+    "Layerwise",
+    "per layer group: freeze, fine-tune (LR multiplier) or re-initialise",
+    transfers="parameters",
+    options=LayerwiseOptions,
+)
+_builtin(
+    "shrink_perturb",
+    "ShrinkPerturb",
+    "θ ← λ·θ_source + σ·θ_fresh (Ash & Adams 2020), then train everything",
+    transfers="parameters",
+    options=ShrinkPerturbOptions,
+)
+_builtin(
+    "adapt",
+    "Adapt",
+    "across observation/action spaces: input adapter to the source's encoder, load by name "
+    "and shape, fresh output layers",
+    transfers="parameters",
+    options=AdaptOptions,
+)
+_builtin(
+    "multitask",
+    "Multitask",
+    "the shared trunk (encoder + hidden layers) of a multi-task source, fresh output layers",
+    transfers="parameters",
+    options=MultitaskOptions,
+)
+_builtin(
+    "progressive",
+    "Progressive",
+    "progressive network: frozen source column + new column with lateral adapters "
+    "(vector observations, PPO/A2C)",
+    transfers="parameters (frozen column)",
+    options=ProgressiveOptions,
+)
+_builtin(
+    "kickstart",
+    "Kickstart",
+    "kickstarting: the RL loss plus λ·KL(teacher ‖ student) on the target's own states, "
+    "λ decaying (PPO, A2C, DQN)",
+    transfers="policy",
+    options=KickstartOptions,
+)
+_builtin(
+    "reuse",
+    "Reuse",
+    "probabilistic policy reuse: the source policy acts in the target's rollouts with a "
+    "decaying probability ψ (on-policy learners store the mixture's log-probabilities)",
+    transfers="policy",
+    options=ReuseOptions,
+)
+_builtin(
+    "distill",
+    "Distill",
+    "policy distillation from the frozen source (teacher- or student-driven, DAgger), then "
+    "optional RL; distillation env steps count in the budget",
+    transfers="policy",
+    options=DistillOptions,
+)
