@@ -264,6 +264,10 @@ def test_the_source_models_are_built_too(tiny_study, study_exit_2):
     err = study_exit_2(tiny_study)
     assert "methods[2].source.policy.encoder_kwargs.bar:" in err
     assert "the source of method 'own'" in err
+    own["policy"] = {"net_arch": [0]}
+    assert "methods[2].source.policy.net_arch[0]: must be an integer >= 1" in study_exit_2(
+        tiny_study
+    )
 
 
 def test_every_known_seed_offset_fits_the_reserved_room():

@@ -242,10 +242,7 @@ def validate_study(spec: StudySpec) -> None:
     spec.hyperparams = {**zoo_defaults(spec.algo, spec.target.env.id), **spec.hyperparams}
     check_hyperparams(spec.algo, spec.hyperparams)
     _check_seeds(spec)
-    for own in (spec.policy, spec.source.policy):
-        if own is not None and own.net_arch is not None:
-            path = "policy" if own is spec.policy else "source.policy"
-            check_net_arch(spec.algo, own.net_arch, join(path, "net_arch"))
+    _check_net_archs(spec)
     source = _source_info(spec)
     target = _env_info(spec, "target")
     if source.algo != spec.algo and spec.source.checkpoint is not None:
@@ -267,6 +264,19 @@ def validate_study(spec: StudySpec) -> None:
             method.check_groups(groups, path)
     if not any(m.method == BASELINE for m in spec.methods):
         spec.methods.insert(0, MethodSpec(BASELINE, BASELINE))
+
+
+def _check_net_archs(spec: StudySpec) -> None:
+    """Every policy's hidden sizes (the study's, the source's, a method's own source's)."""
+    policies = [("policy", spec.policy), ("source.policy", spec.source.policy)]
+    policies += [
+        (join(join("methods", i), "source.policy"), m.source.policy)
+        for i, m in enumerate(spec.methods)
+        if m.source is not None
+    ]
+    for path, policy in policies:
+        if policy is not None and policy.net_arch is not None:
+            check_net_arch(spec.algo, policy.net_arch, join(path, "net_arch"))
 
 
 def _check_seeds(spec: StudySpec) -> None:
