@@ -142,6 +142,8 @@ _UNIT = Arg("float", "[0, 1]")
 _COUNT = Arg("int", "[1, inf)")
 _FLAG = Arg("bool")
 _OBJECT = Arg("object")
+_LAYER = Arg("int", "[1, 65536]")
+"""A hidden layer's width (a wider one would not fit in memory next to its neighbours)."""
 
 HYPERPARAMS: dict[str, Arg] = {
     "learning_rate": Arg("float", "(0, inf)", schedule=True),
@@ -174,7 +176,7 @@ HYPERPARAMS: dict[str, Arg] = {
     "exploration_final_eps": _UNIT,
     "target_entropy": Arg("float", "(-inf, inf)", also=("auto",)),
     "use_sde_at_warmup": _FLAG,
-    "n_envs": _COUNT,
+    "n_envs": Arg("int", "[1, 1024]"),  # each is a live env in the run's process
     "rollout_buffer_class": _OBJECT,
     "replay_buffer_class": _OBJECT,
     "action_noise": _OBJECT,
@@ -233,4 +235,4 @@ def check_net_arch(algo: str, net_arch: Any, path: str) -> None:
     if not isinstance(net_arch, list):
         raise FieldError(path, f"must be a list of hidden sizes or a mapping, got {net_arch!r}")
     for i, size in enumerate(net_arch):
-        check_arg(_COUNT, size, join(path, i))
+        check_arg(_LAYER, size, join(path, i))

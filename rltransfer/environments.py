@@ -46,7 +46,7 @@ def _import(module: str, path: str) -> Any:
         return importlib.import_module(module)
     except ImportError as e:
         raise FieldError(path, f"cannot import module '{module}' ({e})") from None
-    except Exception as e:  # noqa: BLE001 - a user's module may raise anything on import
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - a user's module may raise anything
         raise FieldError(
             path, f"importing module '{module}' raised {type(e).__name__}: {e}"
         ) from None

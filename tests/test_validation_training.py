@@ -81,12 +81,22 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "net-arch-negative",
         {"policy.net_arch": [-3]},
-        ["policy.net_arch[0]: must be an integer >= 1, got -3"],
+        ["policy.net_arch[0]: must be an integer in [1, 65536], got -3"],
     ),
     (
         "net-arch-zero",
         {"policy.net_arch": [0]},
-        ["policy.net_arch[0]: must be an integer >= 1, got 0"],
+        ["policy.net_arch[0]: must be an integer in [1, 65536], got 0"],
+    ),
+    (
+        "net-arch-huge",
+        {"policy.net_arch": [10**9]},
+        ["policy.net_arch[0]: must be an integer in [1, 65536], got 1000000000"],
+    ),
+    (
+        "n-envs-huge",
+        {"hyperparams.n_envs": 10**9},
+        ["hyperparams.n_envs: must be an integer in [1, 1024]"],
     ),
     (
         "net-arch-head",
@@ -265,7 +275,7 @@ def test_the_source_models_are_built_too(tiny_study, study_exit_2):
     assert "methods[2].source.policy.encoder_kwargs.bar:" in err
     assert "the source of method 'own'" in err
     own["policy"] = {"net_arch": [0]}
-    assert "methods[2].source.policy.net_arch[0]: must be an integer >= 1" in study_exit_2(
+    assert "methods[2].source.policy.net_arch[0]: must be an integer in [1, 65536]" in study_exit_2(
         tiny_study
     )
 
@@ -326,6 +336,14 @@ def test_an_env_module_that_raises_on_import(tiny_study, study_exit_2, tmp_path,
     err = study_exit_2(tiny_study)
     assert "target.env.id: importing module 'badmod_raises' raised RuntimeError" in err
     assert "no licence server" in err and "Traceback" not in err
+
+
+def test_an_env_module_that_exits_on_import(tiny_study, study_exit_2, tmp_path, monkeypatch):
+    (tmp_path / "badmod_exits.py").write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tiny_study["target"]["env"] = {"id": "CartPole-v1", "wrappers": ["badmod_exits:Wrap"]}
+    err = study_exit_2(tiny_study)
+    assert "target.env.wrappers[0]: importing module 'badmod_exits' raised SystemExit" in err
 
 
 def test_method_errors_name_the_index_in_the_file(tiny_study, study_exit_2):

@@ -167,12 +167,16 @@ def build_config(spec: StudySpec, config: ModelConfig) -> Any:
     venv = SpacesVecEnv(config.num_envs, config.observation_space, config.action_space)
     venv = _normalized(venv, spec.hyperparams, multitask)
     try:
-        with warnings.catch_warnings():  # e.g. SB3's note on a truncated last mini-batch
-            warnings.simplefilter("ignore", UserWarning)
-            return build_model(
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            model = build_model(
                 spec.algo, venv, hyperparams=spec.hyperparams, policy=config.policy, seed=0,
                 device="cpu", heads=config.heads,
             )  # fmt: skip
+        for w in caught:  # SB3's notes on mini-batches are noise here; its memory check is not
+            if "memory" in str(w.message):
+                warnings.warn(f"{config.where}: {w.message}", UserWarning, stacklevel=2)
+        return model
     except FieldError:
         raise
     except Exception as e:  # noqa: BLE001 - whatever SB3 raises, it is the study's settings
