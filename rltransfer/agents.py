@@ -19,6 +19,7 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import LinearSchedule
 
 from rltransfer.arguments import (
+    AT_MOST,
     NORMALIZE_KWARGS,
     POLICY_KWARGS,
     check_net_arch,
@@ -122,6 +123,7 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any], path: str = "hyper
                 join(path, key), f"not a hyperparameter of {algo}{did_you_mean(key, known)}"
             )
     check_table(hyperparam_table(algo), hyperparams, path)
+    _check_at_most(algo, hyperparams, path)
     normalize = hyperparams.get("normalize")
     p = join(path, "normalize")
     if normalize is not None and not isinstance(normalize, bool | dict):
@@ -133,6 +135,18 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any], path: str = "hyper
         check_table(NORMALIZE_KWARGS, normalize, p)
     if "policy_kwargs" in hyperparams:
         _check_policy_kwargs(algo, hyperparams["policy_kwargs"], join(path, "policy_kwargs"))
+
+
+def _check_at_most(algo: str, hyperparams: dict[str, Any], path: str) -> None:
+    """``AT_MOST`` pairs, with SB3's defaults for the values the study leaves out."""
+    params = inspect.signature(ALGOS[algo].cls.__init__).parameters
+    for small, large in AT_MOST:
+        if small not in params or large not in params:
+            continue
+        a = hyperparams.get(small, params[small].default)
+        b = hyperparams.get(large, params[large].default)
+        if a > b:
+            raise FieldError(join(path, small), f"must be at most {large} ({b}), got {a}")
 
 
 def _check_policy_kwargs(algo: str, value: Any, path: str) -> None:

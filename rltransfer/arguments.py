@@ -146,7 +146,7 @@ _LAYER = Arg("int", "[1, 65536]")
 """A hidden layer's width (a wider one would not fit in memory next to its neighbours)."""
 
 HYPERPARAMS: dict[str, Arg] = {
-    "learning_rate": Arg("float", "(0, inf)", schedule=True),
+    "learning_rate": Arg("float", "(0, 1]", schedule=True),  # larger ones diverge to NaN
     "n_steps": _COUNT,
     "batch_size": _COUNT,
     "n_epochs": _COUNT,
@@ -182,6 +182,10 @@ HYPERPARAMS: dict[str, Arg] = {
     "action_noise": _OBJECT,
 }
 """SB3's constructor arguments (and rl-zoo3's ``n_envs``), by name, for every algorithm."""
+
+AT_MOST: tuple[tuple[str, str], ...] = (("batch_size", "buffer_size"), ("n_steps", "buffer_size"))
+"""Pairs (a, b) of arguments with a <= b, where the algorithm takes both: a replay buffer
+cannot give a batch, or an n-step return, longer than itself."""
 
 ALGO_HYPERPARAMS: dict[str, dict[str, Arg]] = {
     "sac": {"ent_coef": Arg("float", "[0, inf)", also=("auto", "auto_<number>"))},

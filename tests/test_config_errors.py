@@ -120,7 +120,7 @@ CASES = [
     (
         "bad-schedule",
         [("hyperparams.learning_rate", "fast")],
-        ["hyperparams.learning_rate: must be a number > 0 or 'lin_<number>'"],
+        ["hyperparams.learning_rate: must be a number in (0, 1] or 'lin_<number>'"],
     ),
     (
         "method-option-unknown",

@@ -36,7 +36,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "lr-negative",
         {"hyperparams.learning_rate": -1},
-        ["hyperparams.learning_rate: must be a number > 0"],
+        ["hyperparams.learning_rate: must be a number in (0, 1]"],
     ),
     (
         "lr-inf",
@@ -168,6 +168,17 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         {"algo": "dqn", "hyperparams": {"exploration_final_eps": 5}},
         ["hyperparams.exploration_final_eps: must be a number in [0, 1], got 5"],
     ),
+    (
+        "dqn-batch-larger-than-buffer",
+        {"algo": "dqn", "hyperparams": {"buffer_size": 100, "batch_size": 10**12}},
+        ["hyperparams.batch_size: must be at most buffer_size (100), got 1000000000000"],
+    ),
+    (
+        "sac-batch-larger-than-default-buffer",
+        {"sac": True, "hyperparams.batch_size": 10**7},
+        ["hyperparams.batch_size: must be at most buffer_size (1000000)"],
+    ),
+    ("lr-huge", {"hyperparams.learning_rate": 1e12}, ["hyperparams.learning_rate: must be"]),
     (
         "dqn-fraction-0",
         {"algo": "dqn", "hyperparams": {"exploration_fraction": 0}},
