@@ -236,6 +236,11 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["hyperparams.policy_kwargs.optimizer_kwargs.foo: ppo cannot build the model of"],
     ),
     (
+        "build-ppo-batch-1",
+        {"hyperparams.batch_size": 1},
+        ["hyperparams.batch_size: ppo cannot build the model of the target", "greater than 1"],
+    ),
+    (
         "build-buffer-kwargs",
         {"hyperparams.rollout_buffer_kwargs": {"foo": 1}},
         ["hyperparams.rollout_buffer_kwargs.foo: ppo cannot build the model of the target"],
@@ -320,6 +325,26 @@ def test_valid_off_policy_arguments_reach_sb3(tiny_study):
     assert spec.hyperparams["buffer_size"] == 1000 and isinstance(
         spec.hyperparams["buffer_size"], int
     )
+
+
+@pytest.mark.parametrize(
+    "algo,hyperparams",
+    [
+        ("ppo", {"gamma": 1, "gae_lambda": 0, "clip_range_vf": None, "target_kl": 0.01}),
+        ("ppo", {"learning_rate": 1, "ent_coef": 0, "normalize": {"clip_obs": 5.0}}),
+        ("dqn", {"gradient_steps": -1, "train_freq": [1, "episode"], "exploration_fraction": 1}),
+        ("dqn", {"tau": 1, "learning_starts": 0, "policy_kwargs": {"net_arch": [8]}}),
+        ("sac", {"ent_coef": "auto_0.1", "target_entropy": "auto", "tau": 0.005}),
+    ],
+)
+def test_edge_values_are_accepted(algo, hyperparams, tiny_study):
+    from rltransfer.config.load import load_study
+
+    if algo == "sac":
+        _sac(tiny_study)
+    tiny_study.update(algo=algo, hyperparams=hyperparams)
+    spec = load_study(tiny_study)
+    assert all(spec.hyperparams[k] == v for k, v in hyperparams.items())
 
 
 def test_duplicate_yaml_keys_name_the_key_and_lines(study_exit_2):
