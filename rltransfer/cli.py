@@ -1,7 +1,11 @@
 """The ``rltransfer`` command line: run | report | envs | methods | encoders | pretrain | probe.
 
 Exit codes: 0 success; 1 a run failed (the others completed and were kept); 2 invalid input
-(a message naming the file and field, never a traceback); 130 interrupted (re-run to resume).
+(a message naming the file and field, never a traceback); 130 interrupted (re-run to resume);
+141 the output pipe closed early (``rltransfer methods --json | head``), quietly.
+
+Only the parsers live here; each command imports what it needs when it runs, so ``--help``,
+``--version``, ``envs``, ``methods`` and ``report`` never import torch or stable-baselines3.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import sys
 from pathlib import Path
 
 from rltransfer import __version__
-from rltransfer.cli_paths import existing_dir, existing_file, output_dir
+from rltransfer.cli_paths import existing_dir, output_dir
 from rltransfer.errors import RunFailedError, UserError
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,9 +132,7 @@ def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from rltransfer.study import run_study
 
-    if args.study is not None:
-        existing_file(args.study, "STUDY")
-    output_dir(args.out, "--out")
+    output_dir(args.out, "--out")  # the study file is checked by load_study
     try:
         result = run_study(
             args.study,
@@ -232,7 +234,7 @@ def _stdout_closed() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return 128 + 13
+    return EXIT_PIPE_CLOSED
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,7 +88,7 @@ def test_every_parameter_method_runs_in_a_pixel_study(tmp_path):
     ("method", "field", "words"),
     [
         ({"method": "layerwise", "groups": {"hidden7": "freeze"}},
-         "methods[1].options.groups.hidden7", "no layer group 'hidden7'"),
+         "methods[1].groups.hidden7", "no layer group 'hidden7'"),
         ({"method": "layerwise", "groups": {"conv1": "freeze"}},
          "methods[1].groups.conv1", "not a layer group"),
         ({"method": "layerwise", "groups": {}}, "methods[1].groups", "at least one"),
