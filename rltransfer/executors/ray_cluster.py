@@ -3,7 +3,8 @@
 * **Where.** ``executor.address`` (``--ray-address``), else ``RAY_ADDRESS`` (set by ``ray job
   submit`` too), joins that cluster as it is; with neither, a private local Ray is started with
   ``num_cpus`` (``address="local"``: never some other Ray found on this machine). A Ray already
-  initialised in this process (a user's script) is used as it is.
+  initialised in this process (a user's script) is used as it is. An address nothing answers at
+  is a ``UserError`` at once (Ray itself would retry for minutes), as is a refused connection.
 * **What workers import.** A study's env ids and wrappers may name ``module:Id`` or
   ``module:Class`` modules that exist only on the driver (next to the study file, in the current
   folder). Their files go to the job's ``runtime_env`` (``py_modules``); modules of installed
@@ -17,6 +18,7 @@ import importlib.util
 import json
 import os
 import site
+import socket
 import sys
 import sysconfig
 import warnings
@@ -48,6 +50,7 @@ def connect(address: str | None, num_cpus: int | None, modules: list[str]) -> bo
     if ray.is_initialized():
         _warn_unshipped(modules, "Ray was already initialised in this process")
         return False
+    field = "executor.address" if address else "RAY_ADDRESS"
     address = join_address(address)
     runtime_env = {"py_modules": modules} if modules else None
     if runtime_env and "py_modules" in _job_runtime_env():
@@ -56,9 +59,30 @@ def connect(address: str | None, num_cpus: int | None, modules: list[str]) -> bo
     kwargs = {"log_to_driver": False, "configure_logging": False, "runtime_env": runtime_env}
     if address is None:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
-    else:  # joining: the cluster's resources are what they are (num_cpus would be an error)
+        return True
+    _check_reachable(address, field)
+    try:  # joining: the cluster's resources are what they are (num_cpus would be an error)
         ray.init(address=address, **kwargs)
+    except ConnectionError as e:
+        cause = f"{e} ({str(e.__cause__).splitlines()[-1]})" if e.__cause__ else str(e)
+        if "auth" in cause.lower():
+            cause += "; a cluster with token authentication needs RAY_AUTH_MODE=token and a token"
+        raise UserError(f"{field}: cannot join the Ray cluster at {address}: {cause}") from None
     return True
+
+
+def _check_reachable(address: str, field: str, timeout: float = 10.0) -> None:
+    """Fail fast on a ``HOST:PORT`` nothing listens at (Ray itself retries for many minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # ``auto``, or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise UserError(
+            f"{field}: no Ray cluster answers at {address} ({e}); start one with `ray start "
+            "--head`, or fix the address"
+        ) from None
 
 
 def _job_runtime_env() -> dict:
