@@ -124,3 +124,32 @@ def test_a_gpu_per_run_on_a_local_ray_without_cuda_is_a_study_error(tiny_study, 
     tiny_study["executor"] = {"kind": "ray", "cpus_per_run": 1.5}
     with pytest.raises(UserError, match=r"executor\.cpus_per_run: above 1 must be a whole"):
         load_study(tiny_study)
+
+
+def test_only_the_users_own_modules_are_shipped_to_ray(tiny_study, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from rltransfer.config.spec import EnvSpec, WrapperSpec
+    from rltransfer.executors.ray_cluster import shipped_modules
+
+    (tmp_path / "own_pkg" / "envs").mkdir(parents=True)
+    (tmp_path / "own_pkg" / "__init__.py").write_text("")
+    (tmp_path / "own_pkg" / "envs" / "__init__.py").write_text("")
+    (tmp_path / "own_wrappers.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = plan_study(load_study(tiny_study), tmp_path / "runs").source
+    env = EnvSpec(
+        "own_pkg.envs:Foo-v0",
+        wrappers=[
+            WrapperSpec("own_wrappers:Pixels"),
+            WrapperSpec("gymnasium.wrappers:TimeLimit"),  # an installed package
+            WrapperSpec("rltransfer.envs.wrappers:StackFrames"),  # on every node already
+            WrapperSpec("json:JSONDecoder"),  # the standard library
+            WrapperSpec("GrayscalePixels"),
+        ],
+    )
+    assert shipped_modules([run]) == []  # registered ids only
+    shipped = shipped_modules(
+        [run, replace(run, env=EnvSpec("rltransfer/CartPole-v0"), source_env=env)]
+    )
+    assert shipped == sorted([str(tmp_path / "own_pkg"), str(tmp_path / "own_wrappers.py")])
