@@ -8,8 +8,7 @@ Warnings the run raised travel back too and are re-issued on the driver, prefixe
 
 from __future__ import annotations
 
-import builtins
-import importlib
+import sys
 import tempfile
 import traceback
 import warnings
@@ -63,13 +62,9 @@ MAX_WARNINGS = 50
 
 
 def _category(name: str) -> type[Warning]:
+    """The warning class of that name if this process has its module loaded, else UserWarning."""
     module, _, qualname = name.rpartition(".")
-    try:
-        found = getattr(
-            builtins if module == "builtins" else importlib.import_module(module), qualname
-        )
-    except Exception:
-        return UserWarning
+    found = getattr(sys.modules.get(module), qualname, None)
     return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
 
 

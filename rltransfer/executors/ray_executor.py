@@ -52,7 +52,7 @@ class RayExecutor:
         runs: Sequence[RunSpec] = (),
     ):
         import ray
-        from ray.util.queue import Queue
+        from ray.util.queue import Empty, Queue
 
         self.options = options or RayOptions()
         modules = shipped_modules(runs)
@@ -72,8 +72,6 @@ class RayExecutor:
             max_retries=LOST_WORKER_RETRIES,
             retry_exceptions=False,
         )
-        from ray.util.queue import Empty
-
         self._refs: list[Any] = []
         self._pump = ProgressPump(
             lambda timeout: self._queue.get(timeout=timeout), (Empty,), progress
