@@ -40,6 +40,17 @@ def no_wandb_env(monkeypatch, tmp_path):
     return monkeypatch
 
 
+def _job_types(wandb_dir: Path) -> list[str]:
+    """The job types of the offline runs under ``wandb_dir``, once W&B's service has written
+    them all (it may still be flushing the last record file when ``finish()`` returns)."""
+    deadline = time.monotonic() + 15
+    while True:
+        types = sorted(r.job_type for r in read_offline_runs(wandb_dir))
+        if all(types) and len(types) >= 4 or time.monotonic() > deadline:
+            return types
+        time.sleep(0.2)
+
+
 def _closed_port_url() -> str:
     """A local URL nothing listens on: connections are refused (no network needed)."""
     with socket.socket() as s:
@@ -177,7 +188,24 @@ def test_online_study_without_network_finishes_offline_with_every_curve(
     err = capfd.readouterr().err
     assert f"wandb sync {result.out_dir}/wandb/offline-run-*" in err
     assert "online init failed" not in err  # the preflight switched the study; no run waited
-    runs = read_offline_runs(result.out_dir / "wandb")
-    assert sorted(r.job_type for r in runs) == ["source", "summary", "target", "target"]
+    assert _job_types(result.out_dir / "wandb") == ["source", "summary", "target", "target"]
     assert elapsed < 60  # no run waits for W&B's init timeout
     assert "mode: offline" in (Path(result.out_dir) / "study.yaml").read_text()
+
+
+def test_online_study_whose_inits_fail_keeps_every_curve(
+    no_wandb_env, local_server, tiny_study, tmp_path, capfd
+):
+    """The preflight finds a server, but it refuses every run: each run logs offline, and only
+    the first one waits for W&B."""
+    no_wandb_env.setenv("WANDB_API_KEY", FAKE_KEY)
+    no_wandb_env.setenv("WANDB_BASE_URL", local_server)
+    no_wandb_env.setenv("WANDB_INIT_TIMEOUT", "10")
+    tiny_study["seeds"] = 1
+    result = run_study(tiny_study, out=tmp_path, quiet=True, wandb="online")
+    assert all(set(c) == {0} for c in result.curves.values()) and len(result.curves) == 2
+    err = capfd.readouterr().err
+    assert err.count("online init failed") == 1  # then the process stops asking
+    # 2 targets and the summary (and a negative-transfer tagging, should there be one)
+    assert err.count("as W&B failed earlier in this process") >= 3
+    assert _job_types(result.out_dir / "wandb") == ["source", "summary", "target", "target"]

@@ -97,6 +97,9 @@ def preflight(
     without an API key raises ``UserError``; online with W&B unreachable returns the settings
     with ``mode: offline`` after calling ``warn`` with the reason and the ``wandb sync``
     command."""
+    from rltransfer.tracking import wandb_tracker
+
+    wandb_tracker.online_failed.clear()  # a new study tries online again
     resolved = resolve_wandb(spec)
     if resolved.mode != "online":
         return resolved

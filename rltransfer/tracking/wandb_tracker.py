@@ -28,6 +28,9 @@ def _disabled(spec: WandbSpec) -> bool:
     return resolve_wandb(spec).mode == "disabled"
 
 
+online_failed: list[str] = []
+"""Set when an online ``wandb.init`` failed in this process (the error's type)."""
+
 INIT_TIMEOUT_S = 30.0
 """How long one ``wandb.init`` may wait for the server, in seconds (``WANDB_INIT_TIMEOUT``
 overrides it); after that an online run logs offline instead."""
@@ -36,24 +39,37 @@ overrides it); after that an online run logs offline instead."""
 def _settings() -> Any:
     import wandb
 
-    timeout = float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT_S)
+    try:
+        timeout = float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT_S)
+    except ValueError:  # a malformed variable must not cost the run
+        timeout = INIT_TIMEOUT_S
     return wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=timeout)
 
 
 def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
     """``wandb.init`` with every setting explicit (``resolve_wandb``), writing under
     ``root/wandb``. Online, a failed init (server unreachable, key rejected) is retried offline
-    with the same id, so W&B never costs a run."""
+    with the same id, so W&B never costs a run; later runs in the same process then log offline
+    at once rather than wait again."""
     import wandb
 
     spec = resolve_wandb(spec)
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_SILENT", "true")
     args = dict(project=spec.project, entity=spec.entity, dir=str(root), **kwargs)
-    if spec.mode == "online":
+    if spec.mode == "online" and online_failed:
+        print(
+            f"warning: W&B run {kwargs.get('name') or kwargs.get('id')}: logging offline, as W&B "
+            f"failed earlier in this process ({online_failed[0]}). Upload later with: "
+            f"{sync_command(root)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif spec.mode == "online":
         try:
             return wandb.init(mode="online", settings=_settings(), **args)
         except Exception as e:
+            online_failed.append(type(e).__name__)
             print(
                 f"warning: W&B run {kwargs.get('name') or kwargs.get('id')}: online init failed "
                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); logging "
