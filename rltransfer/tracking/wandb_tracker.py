@@ -34,16 +34,28 @@ online_failed: list[str] = []
 INIT_TIMEOUT_S = 30.0
 """How long one ``wandb.init`` may wait for the server, in seconds (``WANDB_INIT_TIMEOUT``
 overrides it); after that an online run logs offline instead."""
+FINISH_TIMEOUT_S = 120.0
+"""How long ``finish()`` of an online run may wait for its last uploads, in seconds
+(``WANDB_FINISH_TIMEOUT`` overrides it); what is left stays on disk for ``wandb sync``."""
+
+
+def _seconds(var: str, default: float) -> float:
+    try:
+        return float(os.environ.get(var) or default)
+    except ValueError:  # a malformed variable must not cost the run
+        return default
 
 
 def _settings() -> Any:
     import wandb
 
-    try:
-        timeout = float(os.environ.get("WANDB_INIT_TIMEOUT") or INIT_TIMEOUT_S)
-    except ValueError:  # a malformed variable must not cost the run
-        timeout = INIT_TIMEOUT_S
-    return wandb.Settings(console="off", silent=True, x_disable_stats=True, init_timeout=timeout)
+    return wandb.Settings(
+        console="off",
+        silent=True,
+        x_disable_stats=True,
+        init_timeout=_seconds("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S),
+        finish_timeout=_seconds("WANDB_FINISH_TIMEOUT", FINISH_TIMEOUT_S),
+    )
 
 
 def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
