@@ -359,4 +359,4 @@ def test_a_source_the_study_policy_cannot_read_exits_2_pointing_at_source_policy
     study = copy.deepcopy(CROSS_MODAL)
     del study["source"]["policy"]
     err = study_exit_2(study)
-    assert "methods[1].teacher.policy" in err and "source.policy: {encoder: mlp" in err
+    assert "methods[0].teacher.policy" in err and "source.policy: {encoder: mlp" in err

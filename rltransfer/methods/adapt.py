@@ -52,7 +52,7 @@ def _online(name: str) -> str:
     return name
 
 
-class Adapt(ParameterMethod, kind="adapt"):
+class Adapt(ParameterMethod):
     """Adapter, loading by name and shape, fresh action layers (``AdaptOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:

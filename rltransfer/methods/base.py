@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
 from rltransfer.config.spec import PolicySpec
-from rltransfer.methods.catalog import CATALOG, NoOptions, parse_options
+from rltransfer.methods.catalog import NoOptions, entry_implemented_by, parse_options
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,9 @@ class TransferContext:
 
 
 class TransferMethod:
-    """Base class. Subclasses override ``apply``. A built-in binds to its catalog entry by kind
-    (``class Freeze(ParameterMethod, kind="freeze")``), which sets the class attributes below;
-    a plug-in sets them itself and is added with ``@register_method``."""
+    """Base class. Subclasses override ``apply``. A built-in takes the class attributes below
+    from the catalog entry whose ``impl`` names it (``rltransfer.methods.catalog``); a plug-in
+    sets them itself and is added with ``@register_method``."""
 
     kind: ClassVar[str]
     description: ClassVar[str]
@@ -115,11 +115,15 @@ class TransferMethod:
     needs_source: ClassVar[bool] = True
     Options: ClassVar[type] = NoOptions
 
-    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if kind is not None:
-            entry = CATALOG[kind]
-            cls.kind, cls.description, cls.transfers = kind, entry.description, entry.transfers
+        entry = entry_implemented_by(f"{cls.__module__}:{cls.__qualname__}")
+        if entry is not None:  # a built-in: its catalog entry says what it is
+            cls.kind, cls.description, cls.transfers = (
+                entry.kind,
+                entry.description,
+                entry.transfers,
+            )
             cls.needs_source, cls.Options = entry.needs_source, entry.options
 
     def __init__(self, options: Any):

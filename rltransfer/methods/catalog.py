@@ -6,9 +6,9 @@ source agent, its options dataclass and where its implementation class lives
 so listing methods (``rltransfer methods``) and parsing their options are instant; the
 implementation is imported on demand by ``method_class(kind, path)`` (or ``METHODS[kind]``).
 
-A built-in implementation binds to its entry by kind (``class Freeze(ParameterMethod,
-kind="freeze")``, see ``TransferMethod.__init_subclass__``), so its description, options and
-``needs_source`` are written once, here. A plug-in method is a ``TransferMethod`` subclass with
+A built-in implementation class takes its kind, description, options and ``needs_source``
+from the entry that names it (``TransferMethod.__init_subclass__``), so they are written once,
+here. A plug-in method is a ``TransferMethod`` subclass with
 those class attributes, added by ``@register_method``.
 """
 
@@ -112,6 +112,11 @@ def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
     declare_method(entry)
     _LOADED[cls.kind] = cls
     return cls
+
+
+def entry_implemented_by(impl: str) -> MethodEntry | None:
+    """The entry whose implementation is ``impl`` (``"module:Class"``), if any."""
+    return next((e for e in _ENTRIES.values() if e.impl == impl), None)
 
 
 def method_entry(kind: str, path: str) -> MethodEntry:

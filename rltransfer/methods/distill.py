@@ -99,7 +99,7 @@ class _FrozenStats:
             self.vecnorm.training = self.training
 
 
-class Distill(TransferMethod, kind="distill"):
+class Distill(TransferMethod):
     """Distils the teacher into the student, then optional RL (``DistillOptions``)."""
 
     # ----------------------------------------------------------------------------- validation

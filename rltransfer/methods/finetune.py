@@ -5,5 +5,5 @@ from __future__ import annotations
 from rltransfer.methods.parameters import ParameterMethod
 
 
-class Finetune(ParameterMethod, kind="finetune"):
+class Finetune(ParameterMethod):
     """Loads what matches (``ParameterMethod.apply``); every group trains."""

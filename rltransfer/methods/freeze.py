@@ -11,7 +11,7 @@ from rltransfer.methods.parameters import (
 )
 
 
-class Freeze(ParameterMethod, kind="freeze"):
+class Freeze(ParameterMethod):
     """The groups in ``train`` train (fresh or from the source); every other group is frozen."""
 
     def check_groups(self, groups: list[str], path: str) -> None:

@@ -92,7 +92,7 @@ def kl_teacher_student(teacher: Distribution, student: Any) -> torch.Tensor:
     return total
 
 
-class Kickstart(TeacherMethod, kind="kickstart"):
+class Kickstart(TeacherMethod):
     """Adds λ·KL(teacher ‖ student) to the RL loss (``KickstartOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:

@@ -18,7 +18,7 @@ from rltransfer.methods.parameters import (
 )
 
 
-class Layerwise(ParameterMethod, kind="layerwise"):
+class Layerwise(ParameterMethod):
     """Plans each group as ``groups`` says (``LayerwiseOptions``); unlisted groups fine-tune."""
 
     def check_groups(self, groups: list[str], path: str) -> None:

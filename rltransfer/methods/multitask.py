@@ -55,7 +55,7 @@ def source_tasks(source: SourceArtifact) -> Any:
     return meta.get("tasks") if isinstance(meta, dict) else None
 
 
-class Multitask(ParameterMethod, kind="multitask"):
+class Multitask(ParameterMethod):
     """Loads the source's trunk, never its heads (``MultitaskOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:

@@ -121,7 +121,7 @@ def columns_of(policy: torch.nn.Module) -> list[ProgressiveColumns]:
     return list(seen.values())
 
 
-class Progressive(TransferMethod, kind="progressive"):
+class Progressive(TransferMethod):
     """A frozen source column and a new column with lateral adapters (``ProgressiveOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:

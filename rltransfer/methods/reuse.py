@@ -103,7 +103,7 @@ def mixture_log_prob(
 # --- reuse --------------------------------------------------------------------------------------
 
 
-class Reuse(TeacherMethod, kind="reuse"):
+class Reuse(TeacherMethod):
     """The teacher acts in the target's rollouts with probability ψ (``ReuseOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:

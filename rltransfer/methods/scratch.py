@@ -7,7 +7,7 @@ from typing import Any
 from rltransfer.methods.base import TransferContext, TransferMethod
 
 
-class Scratch(TransferMethod, kind="scratch"):
+class Scratch(TransferMethod):
     """Changes nothing: the fresh model trains as built."""
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from rltransfer.methods.base import TransferContext
 from rltransfer.methods.parameters import ParameterMethod
 
 
-class ShrinkPerturb(ParameterMethod, kind="shrink_perturb"):
+class ShrinkPerturb(ParameterMethod):
     """Combines source and fresh parameters (``ShrinkPerturbOptions``), then trains everything."""
 
     def apply(self, ctx: TransferContext) -> dict[str, Any]:
