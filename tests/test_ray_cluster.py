@@ -60,7 +60,9 @@ def _free_port() -> int:
 @dataclass
 class Cluster:
     address: str
-    pgid: int
+    """``HOST:PORT`` of its GCS, what drivers join."""
+    dashboard: str
+    """``http://HOST:PORT`` of its job server, for ``ray job submit``."""
 
 
 def _stop(pgid: int, grace: float = 3.0) -> None:
@@ -82,13 +84,14 @@ def _stop(pgid: int, grace: float = 3.0) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A 2-CPU head node with its own ports and temp folder, stopped at the end."""
+    """A 2-CPU head node with its own ports, temp folder and job server, stopped at the end."""
     pytest.importorskip("ray")
     temp = tempfile.mkdtemp(prefix="rlt-ray-")
     port = _free_port()
     cmd = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--num-cpus", "2"]
     cmd += ["--num-gpus", "0", "--port", str(port), "--disable-usage-stats", "--temp-dir", temp]
-    cmd += ["--include-dashboard=false", "--dashboard-port", str(_free_port())]
+    dashboard = _free_port()
+    cmd += ["--include-dashboard=true", "--dashboard-port", str(dashboard)]
     cmd += ["--ray-client-server-port", str(_free_port())]
     cmd += ["--dashboard-agent-listen-port", str(_free_port())]
     # Started from an empty folder, so the workers cannot import the plug-in by accident. Token
@@ -106,7 +109,7 @@ def cluster():
     try:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0, out.decode(errors="replace")
-        yield Cluster(f"127.0.0.1:{port}", proc.pid)
+        yield Cluster(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}")
     finally:
         _stop(proc.pid)
         shutil.rmtree(temp, ignore_errors=True)
@@ -239,3 +242,28 @@ def test_an_address_nothing_answers_at_is_a_user_error(monkeypatch):
     with pytest.raises(UserError, match=r"^RAY_ADDRESS: no Ray cluster answers"):
         make_executor(ExecutorSpec(kind="ray"), lambda run_id, t: None)
     assert time.monotonic() - started < 10 and not ray.is_initialized()
+
+
+@pytest.mark.slow
+def test_ray_job_submit_runs_a_study_from_its_folder(cluster, plugin_study, tmp_path):
+    """The README's cluster recipe: the job's working dir is the study's folder (plug-in
+    included); the driver inside the job joins through the RAY_ADDRESS that Ray sets."""
+    import yaml
+
+    folder = tmp_path / "study"
+    (folder / "study.yaml").write_text(yaml.safe_dump(plugin_study))
+    out = tmp_path / "out"
+    cmd = [str(Path(sys.executable).with_name("ray")), "job", "submit"]
+    cmd += ["--address", cluster.dashboard, "--working-dir", str(folder), "--"]
+    cmd += [sys.executable, "-m", "rltransfer", "run", "study.yaml", "--out", str(out), "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    job = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    logs = job.stdout + job.stderr
+    assert job.returncode == 0, logs[-4000:]
+    labels = ["scratch/seed_0", "scratch/seed_1", "finetune/seed_0", "finetune/seed_1"]
+    target = out / "tiny" / "target"
+    assert sorted(str(p.parent.relative_to(target)) for p in target.rglob("curve.csv")) == sorted(
+        labels
+    )
+    for label in labels:  # every run's warning reached the job's driver, named by the run
+        assert f"{label}: plugin-env-xyz says hello" in logs
