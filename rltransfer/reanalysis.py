@@ -104,5 +104,9 @@ def analyse_study_dir(
     if tasks is not None:
         summary["source_tasks"] = tasks
     summary.update(extra or {})
-    paths = write_report(root, summary, curves)
+    try:
+        paths = write_report(root, summary, curves)
+    except OSError as e:  # e.g. report.md is a folder, or the folder is read-only
+        where = e.filename2 or e.filename or root
+        raise UserError(f"{where}: cannot write the report ({e.strerror})") from None
     return summary, curves, paths

@@ -107,6 +107,13 @@ def test_report_on_a_curve_that_is_a_folder_exits_2_rather_than_dropping_the_see
     assert f"{seed_dir / 'curve.csv'}: is a folder" in err
 
 
+def test_report_where_report_md_is_a_folder_exits_2(tmp_path, capsys):
+    root = _curves(tmp_path)
+    (root / "report.md").mkdir()
+    err = _exit_2(["report", str(root)], capsys)
+    assert f"{root / 'report.md'}: cannot write the report" in err
+
+
 def test_report_skips_a_seed_folder_without_a_curve(tmp_path, capsys):
     """An unfinished run (no curve.csv yet) is still skipped: only a wrong curve.csv stops."""
     root = _curves(tmp_path)
