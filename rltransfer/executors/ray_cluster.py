@@ -9,7 +9,9 @@
   ``module:Class`` modules that exist only on the driver (next to the study file, in the current
   folder). Their files go to the job's ``runtime_env`` (``py_modules``); modules of installed
   packages, the standard library and rltransfer itself are left to the nodes' own installs.
-* **Whether a run can ever start.** Ray queues a task that no node can host forever, silently.
+* **Whether a run can ever start.** Ray queues a task that no node can host forever, silently;
+  a run asking for more CPUs or GPUs than the largest live node has is a ``UserError`` instead
+  (``RLTRANSFER_RAY_AUTOSCALING=1`` submits anyway, for an autoscaler to add the nodes).
 """
 
 from __future__ import annotations
