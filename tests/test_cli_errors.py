@@ -222,3 +222,11 @@ def test_probe_path_arguments_of_the_wrong_kind_exit_2(tmp_path, a_file, capsys,
         words = "is a folder"
     err = _exit_2(argv, capsys)
     assert f"{option}:" in err and words in err
+
+
+@pytest.mark.parametrize("option", ["--size", "--frames"])
+def test_probe_sizes_below_one_exit_2(tmp_path, capsys, option):
+    images = _image_folder(tmp_path / "images", ["cat", "dog"])
+    argv = ["probe", "--encoder", "tiny_cnn", "--images", str(images), option, "0"]
+    err = _exit_2(argv, capsys)
+    assert f"{option}: must be >= 1, got 0" in err

@@ -170,6 +170,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     bad = [n for n in norms if n not in NORMS]
     if bad or not norms:
         raise UserError(f"--norms: choose among {', '.join(NORMS)}, got {bad}")
+    for opt in ("frames", "size"):
+        if getattr(args, opt) < 1:
+            raise UserError(f"--{opt}: must be >= 1, got {getattr(args, opt)}")
     _weights(args.weights)
     if args.source is not None:
         existing_file(args.source, "--source")
