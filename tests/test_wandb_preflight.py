@@ -3,6 +3,7 @@ costs a run (the study, or a run whose init fails, logs offline instead)."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import socket
 import threading
@@ -18,7 +19,7 @@ from rltransfer.config.spec import WandbSpec
 from rltransfer.errors import UserError
 from rltransfer.tracking import open_run_tracker, preflight
 from rltransfer.tracking.offline_reader import read_offline_runs
-from rltransfer.tracking.preflight import check_reachable, find_api_key
+from rltransfer.tracking.preflight import check_reachable, check_server, find_api_key
 
 FAKE_KEY = "x" * 40
 
@@ -60,17 +61,30 @@ def _closed_port_url() -> str:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Answers GET (so the preflight finds a server) and refuses W&B's API calls with 404."""
+    """A stand-in W&B server: answers GET, and the GraphQL ``viewer`` query at ``/graphql``
+    (200 for ``FAKE_KEY``, else 401), so the preflight passes; every other API call gets 404,
+    so a run's ``wandb.init`` fails."""
 
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
+        self._reply(200, b"ok")
 
     def do_POST(self) -> None:
-        self.send_response(404)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/graphql" or b"viewer" not in body:
+            self._reply(404, b"{}")
+        elif (
+            self.headers.get("Authorization")
+            == "Basic " + base64.b64encode(f"api:{FAKE_KEY}".encode()).decode()
+        ):
+            self._reply(200, b'{"data": {"viewer": {"id": "u1"}}}')
+        else:
+            self._reply(401, b'{"errors": ["invalid key"]}')
+
+    def _reply(self, code: int, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, *args) -> None:
         pass
@@ -139,6 +153,23 @@ def test_reachability_check_is_bounded():
 def test_a_server_that_answers_is_reachable(local_server):
     assert check_reachable(local_server) is None
     assert check_reachable(local_server + "/missing") is None  # any HTTP status will do
+
+
+def test_the_preflight_asks_the_api_with_the_key(no_wandb_env, local_server, tmp_path):
+    assert check_server(local_server, FAKE_KEY, timeout=5)[0] == "ok"
+    assert check_server(local_server, "y" * 40, timeout=5)[0] == "rejected"
+    # a server that answers, but not as W&B's API (a proxy, an outage): unavailable
+    assert check_server(local_server + "/proxy", FAKE_KEY, timeout=5)[0] == "unavailable"
+    no_wandb_env.setenv("WANDB_API_KEY", "y" * 40)
+    no_wandb_env.setenv("WANDB_BASE_URL", local_server)
+    with pytest.raises(UserError, match="rejected the W&B API key from WANDB_API_KEY") as e:
+        preflight(WandbSpec(mode="online"), tmp_path)
+    assert "tracking.wandb.mode" in str(e.value) and "--wandb offline" in str(e.value)
+    no_wandb_env.setenv("WANDB_API_KEY", FAKE_KEY)
+    no_wandb_env.setenv("WANDB_BASE_URL", local_server + "/proxy")
+    warnings: list[str] = []
+    assert preflight(WandbSpec(mode="online"), tmp_path, warn=warnings.append).mode == "offline"
+    assert "HTTP 404" in warnings[0] and "wandb sync" in warnings[0]
 
 
 def test_failed_online_init_logs_the_run_offline(no_wandb_env, local_server, tmp_path, capfd):
