@@ -98,3 +98,22 @@ def test_version_prints_the_package_version():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"rltransfer {rltransfer.__version__}\n"
+
+
+def test_catalog_options_parse_and_check_without_torch():
+    """Every method's options parse and check from the catalog alone: the option dataclasses
+    live in light modules."""
+    code = (
+        "import json, sys\n"
+        "from rltransfer.methods import CATALOG\n"
+        "for kind, entry in CATALOG.items():\n"
+        "    if kind != 'layerwise':  # it needs groups\n"
+        "        entry.parse_options({}, 'methods[0]')\n"
+        "CATALOG['layerwise'].parse_options({'groups': {'all': 'freeze'}}, 'm')\n"
+        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules} & set(sys.argv[1:]))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *HEAVY], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
