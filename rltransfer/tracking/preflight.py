@@ -144,9 +144,10 @@ def preflight(
     """The study's effective W&B settings (``resolve_wandb``), checked once before training.
 
     ``study_dir``: the study's result folder, where W&B writes unless ``dir`` is set. Online
-    without an API key raises ``UserError``; online with W&B unreachable returns the settings
-    with ``mode: offline`` after calling ``warn`` with the reason and the ``wandb sync``
-    command."""
+    without an API key, or with one the server rejects, raises ``UserError``; online with W&B
+    unreachable or not answering its API (``check_server``, at most ``timeout`` seconds)
+    returns the settings with ``mode: offline`` after calling ``warn`` with the reason and the
+    ``wandb sync`` command."""
     from rltransfer.tracking import wandb_tracker
 
     wandb_tracker.online_failed.clear()  # a new study tries online again
