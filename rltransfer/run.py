@@ -77,7 +77,7 @@ class RunSpec:
 def finished_run_id(out_dir: Path) -> str | None:
     """The id of the complete run in ``out_dir`` (from its ``meta.json``), or None."""
     try:
-        m = read_json(meta)
+        m = read_json(out_dir / "meta.json")
     except (OSError, ValueError):
         return None
     if not isinstance(m, dict) or m.get("status") != STATUS_COMPLETE:
