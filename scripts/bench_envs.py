@@ -23,6 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from rltransfer.envs import list_families
 from rltransfer.envs.wrappers import GrayscalePixels, PixelObservation, StackFrames
 

@@ -13,10 +13,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import rltransfer.envs as renvs
 from gymnasium import spaces
 from gymnasium.envs.classic_control import AcrobotEnv, CartPoleEnv, MountainCarEnv, PendulumEnv
 from gymnasium.utils.env_checker import check_env
+
+import rltransfer.envs as renvs
 from rltransfer.envs import EnvParameterError, list_families
 from rltransfer.envs.catalog import register_families
 

@@ -11,7 +11,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from rltransfer.envs import EnvParameterError
+
 
 def test_minigrid_family_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "minigrid", None)  # as if not installed: import fails

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from rltransfer.envs import EnvParameterError
 from rltransfer.envs.pixelgrid_parts import PALETTES
 

@@ -11,8 +11,9 @@ import gymnasium as gym
 import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
-from rltransfer.envs import get_family, list_families
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from rltransfer.envs import get_family, list_families
 
 REGISTERED = sorted(i for i in gym.registry if i.startswith("rltransfer/"))
 EXTRA_MODULE = {"minigrid": "minigrid", "atari": "ale_py"}

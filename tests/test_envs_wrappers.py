@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
 from rltransfer.envs.render import POLE_RGB
 from rltransfer.envs.wrappers import (
     AreaPlan,
@@ -20,7 +22,6 @@ from rltransfer.envs.wrappers import (
     ResizePixels,
     StackFrames,
 )
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 
 def cartpole(**kwargs: Any) -> gym.Env:
@@ -192,6 +193,7 @@ def test_delegating_env_forwards_and_converts():
     """The base of the MiniGrid and Atari families forwards to its inner env."""
     import gymnasium as gym
     import numpy as np
+
     from rltransfer.envs.base import DelegatingEnv
 
     class Outer(DelegatingEnv):

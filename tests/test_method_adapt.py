@@ -10,13 +10,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import rltransfer.envs  # noqa: F401  (registers the families)
 import torch
 import torch.nn.functional as F
 import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer.agents import build_model
 from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
 from rltransfer.cli import main

@@ -12,18 +12,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import rltransfer.envs  # noqa: F401  (registers the families)
 import torch
-from rltransfer.envs.wrappers import StateInInfo
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer import run_study
 from rltransfer.agents import build_model
 from rltransfer.cli import main
 from rltransfer.config.parse import parse_dataclass
 from rltransfer.config.spec import EnvSpec, EvalSpec, PolicySpec
 from rltransfer.config.zoo_defaults import zoo_defaults
+from rltransfer.envs.wrappers import StateInInfo
 from rltransfer.evaluation import GridClock, eval_grid
 from rltransfer.methods import SourceArtifact, TransferContext, method_class
 from rltransfer.methods.distill_core import agreement, distill_loss

@@ -10,10 +10,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import rltransfer.envs  # noqa: F401  (registers the families)
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer.agents import build_model
 from rltransfer.config.spec import PolicySpec
 from rltransfer.methods import METHODS, BuildPlan, SourceArtifact, TransferContext

@@ -8,11 +8,11 @@ import json
 
 import gymnasium as gym
 import pytest
-import rltransfer.envs  # noqa: F401  (registers the families)
 import torch
 import yaml
 from stable_baselines3 import PPO
 
+import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer import run_study
 from rltransfer.cli import main
 
