@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from rltransfer import __version__
-from rltransfer.cli_paths import existing_dir, output_dir
+from rltransfer.cli_paths import existing_dir
 from rltransfer.errors import RunFailedError, UserError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
@@ -132,7 +132,6 @@ def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from rltransfer.study import run_study
 
-    output_dir(args.out, "--out")  # the study file is checked by load_study
     try:
         result = run_study(
             args.study,

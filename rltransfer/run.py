@@ -74,6 +74,13 @@ class RunSpec:
     """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
 
 
+def run_label(spec: RunSpec) -> str:
+    """``finetune/seed_0``, ``source`` or ``source of <method>``: how the run is named to users."""
+    if spec.role == "source":
+        return "source" if spec.label == "source" else f"source of {spec.label}"
+    return f"{spec.label}/seed_{spec.seed}"
+
+
 def finished_run_id(out_dir: Path) -> str | None:
     """The id of the complete run in ``out_dir`` (from its ``meta.json``), or None."""
     try:
@@ -90,7 +97,7 @@ def is_complete(out_dir: Path, run_id: str) -> bool:
     return finished_run_id(out_dir) == run_id
 
 
-def _prepare_folder(out: Path, run_id: str) -> None:
+def prepare_run_folder(out: Path, run_id: str) -> None:
     """Empty ``out`` for a new attempt and mark it ``running``, so neither a resume nor the
     analysis takes a half-written curve for a result. Refuses a folder that holds a finished run
     of another spec (``rltransfer.folder_guard`` stops a study before it gets here)."""
@@ -230,7 +237,7 @@ def execute_run(
     re-raised, so the caller can count it; the other runs are unaffected.
     """
     out = Path(spec.out_dir)
-    _prepare_folder(out, spec.run_id)
+    prepare_run_folder(out, spec.run_id)
     started = time.time()
     try:
         meta = _train(spec, out, progress)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rltransfer.analysis.curves import Curve
+from rltransfer.cli_paths import output_dir
 from rltransfer.config.load import load_study
 from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
 from rltransfer.config.validate import BASELINE
@@ -28,7 +29,7 @@ from rltransfer.io import atomic_write_text, file_sha256
 from rltransfer.methods import method_class
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
-from rltransfer.run import RunSpec, is_complete
+from rltransfer.run import RunSpec, is_complete, run_label
 from rltransfer.tracking import preflight, wandb_scope
 
 EVAL_SEED_OFFSET = 10_000
@@ -203,11 +204,11 @@ def _source_run(
 def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list[str], list[str]]:
     """Run what is not done yet; returns (failed run labels, skipped run labels)."""
     todo = [r for r in plan.runs if not is_complete(Path(r.out_dir), r.run_id)]
-    skipped = [_label(r) for r in plan.runs if r not in todo]
+    skipped = [run_label(r) for r in plan.runs if r not in todo]
     for r in plan.runs:
         if r not in todo:
-            progress.finished(r.run_id, _label(r), "already complete, skipped")
-    executor = make_executor(spec.executor, progress.update)
+            progress.finished(r.run_id, run_label(r), "already complete, skipped")
+    executor = make_executor(spec.executor, progress.update, todo)
     pending = {r.out_dir for r in plan.sources if r in todo}  # targets wait for their source
     waiting = [r for r in todo if r.role == "target" and r.source_dir in pending]
     ready = [r for r in todo if r not in waiting]
@@ -216,7 +217,7 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
     try:
         while ready or running or waiting:
             for r in ready:
-                progress.started(r.run_id, _label(r), r.timesteps)
+                progress.started(r.run_id, run_label(r), r.timesteps)
                 running[executor.submit(r)] = r
             ready = []
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -225,12 +226,12 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
                 error = fut.exception()
                 if error is None:
                     meta = fut.result()
-                    progress.finished(r.run_id, _label(r), f"done in {meta['wall_time_s']:.0f}s")
+                    progress.finished(r.run_id, run_label(r), f"done in {meta['wall_time_s']:.0f}s")
                 else:
-                    failed.append(_label(r))
+                    failed.append(run_label(r))
                     progress.finished(
                         r.run_id,
-                        _label(r),
+                        run_label(r),
                         f"FAILED ({type(error).__name__}: "
                         f"{error}); traceback in {r.out_dir}/traceback.txt",
                     )
@@ -240,18 +241,12 @@ def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list
                     if error is None:
                         ready += mine
                     else:
-                        failed += [_label(w) + f" ({_label(r)} failed)" for w in mine]
+                        failed += [run_label(w) + f" ({run_label(r)} failed)" for w in mine]
     except BaseException:
         executor.shutdown(cancel=True)
         raise
     executor.shutdown()
     return failed, skipped
-
-
-def _label(r: RunSpec) -> str:
-    if r.role == "source":
-        return "source" if r.label == "source" else f"source of {r.label}"
-    return f"{r.label}/seed_{r.seed}"
 
 
 def _track_summary(
@@ -300,13 +295,13 @@ def run_study(
     A folder holding finished runs of another spec stops the study (``UserError``) unless
     ``overwrite``, which replaces those runs (``rltransfer.folder_guard``)."""
     spec = load_study(path_or_spec, **overrides)
-    # W&B settings resolved and checked once, before training (may fall back to offline)
-    spec.tracking.wandb = preflight(spec.tracking.wandb, Path(out) / spec.name)
-    root = Path(out) / spec.name
+    root = output_dir(out, "--out") / spec.name
     plan = plan_study(spec, root)
+    planned = [PlannedRun(Path(r.out_dir), r.run_id, run_label(r)) for r in plan.runs]
+    guard_study_folder(root, planned, spec.to_dict(), overwrite)
+    # W&B settings resolved and checked once, before training (may fall back to offline)
+    spec.tracking.wandb = preflight(spec.tracking.wandb, root)
     config = spec.to_dict()
-    planned = [PlannedRun(Path(r.out_dir), r.run_id, _label(r)) for r in plan.runs]
-    guard_study_folder(root, planned, config, overwrite)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
     with StudyProgress(len(plan.runs), enabled=not quiet) as progress:

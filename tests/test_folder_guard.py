@@ -83,3 +83,14 @@ def test_a_run_never_writes_over_a_finished_run_of_another_id(tiny_study, tmp_pa
     with pytest.raises(FileExistsError, match="not overwriting"):
         execute_run(replace(source, run_id="another"))
     assert json.loads((Path(source.out_dir) / "meta.json").read_text())["status"] == "complete"
+
+
+def test_a_run_killed_mid_way_is_left_out_of_the_report(tiny_study, tmp_path) -> None:
+    from rltransfer.io import atomic_write_json
+
+    first = run_study(tiny_study, out=tmp_path, quiet=True)
+    meta = first.out_dir / "target" / "finetune" / "seed_1" / "meta.json"
+    atomic_write_json(meta, {"run_id": "x", "status": "running"})  # as a killed run leaves it
+    assert main(["report", str(first.out_dir)]) == 0
+    summary = json.loads((first.out_dir / "summary.json").read_text())
+    assert summary["methods"]["finetune"]["seeds"] == 1

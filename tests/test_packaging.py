@@ -61,6 +61,8 @@ def test_dependencies_are_ranges_and_constraints_pin_them() -> None:
         if "==" in line and not line.startswith("#")
     }
     for req in requirements:
-        assert "==" not in req.split(";")[0], f"{req}: the library declares a range; pins go in constraints.txt"
+        assert "==" not in req.split(";")[0], (
+            f"{req}: the library declares a range; pins go in constraints.txt"
+        )
         assert _requirement_name(req) in pinned, f"{req} has no tested version in constraints.txt"
     assert pinned["torch"] == "2.14.1" and pinned["torchvision"] == "0.29.1"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from rltransfer.config.load import load_study
-from rltransfer.errors import RunFailedError, UserError
+from rltransfer.errors import UserError
 from rltransfer.executors import make_executor
 from rltransfer.executors.ray_cluster import AUTOSCALING_ENV, shipped_modules
 from rltransfer.study import plan_study
@@ -208,12 +208,6 @@ def test_cli_on_a_cluster_exits_2_for_an_impossible_gpu_request(
     assert not list(out.rglob("curve.csv"))  # nothing trained
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RunFailedError,
-    reason="rltransfer.study._execute must pass its runs to make_executor (lead: "
-    "make_executor(spec.executor, progress.update, todo)); then drop this marker",
-)
 def test_run_study_on_a_cluster_ships_the_plugin_env(cluster, plugin_study, tmp_path, monkeypatch):
     from rltransfer import run_study
 

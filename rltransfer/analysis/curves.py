@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -168,11 +169,25 @@ def run_dirs(study_dir: str | Path) -> Iterator[tuple[str, int, Path]]:
                 yield method_dir.name, int(m.group(1)), seed_dir
 
 
+UNFINISHED = ("running", "failed")
+"""``meta.json`` statuses of a run whose curve is not a result (``rltransfer.run``)."""
+
+
+def _unfinished(folder: Path) -> bool:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # no meta.json: curves made by another tool
+    return isinstance(meta, dict) and meta.get("status") in UNFINISHED
+
+
 def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
     """Read every ``target/<method>/seed_<k>/curve.csv`` under ``study_dir``.
 
     Returns ``{method: {seed: Curve}}``. Folders without a ``curve.csv`` are skipped (runs not
-    finished); a ``curve.csv`` that is not a readable CSV file (a folder, binary) raises
+    finished), and so are runs whose ``meta.json`` says they are ``running`` or ``failed`` (a
+    half-written curve is no result); a folder without ``meta.json`` (curves from another tool)
+    is read. A ``curve.csv`` that is not a readable CSV file (a folder, binary) raises
     ``UserError``.
     """
     target = Path(study_dir) / "target"
@@ -182,7 +197,7 @@ def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
         )
     out: dict[str, dict[int, Curve]] = {}
     for method, seed, folder in run_dirs(study_dir):
-        if (folder / "curve.csv").exists():
+        if (folder / "curve.csv").exists() and not _unfinished(folder):
             out.setdefault(method, {})[seed] = read_curve(folder / "curve.csv")
     if not out:
         raise UserError(f"{target}: no curve.csv found under target/<method>/seed_<k>/")

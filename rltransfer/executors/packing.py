@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.io import atomic_write_bytes
-from rltransfer.run import MODEL_FILE, NORMALIZE_FILE, RunSpec, execute_run
+from rltransfer.run import (
+    MODEL_FILE,
+    NORMALIZE_FILE,
+    RunSpec,
+    execute_run,
+    prepare_run_folder,
+    run_label,
+)
 
 
 class RemoteRunError(Exception):
@@ -66,13 +73,6 @@ def _category(name: str) -> type[Warning]:
     module, _, qualname = name.rpartition(".")
     found = getattr(sys.modules.get(module), qualname, None)
     return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
-
-
-def run_label(spec: RunSpec) -> str:
-    """``finetune/seed_0``, ``source`` or ``source of <method>``: how the run is named to users."""
-    if spec.role == "source":
-        return "source" if spec.label == "source" else f"source of {spec.label}"
-    return f"{spec.label}/seed_{spec.seed}"
 
 
 def pack_inputs(spec: RunSpec) -> dict[str, bytes]:
@@ -141,6 +141,7 @@ def unpack_result(spec: RunSpec, packed: PackedRun) -> dict[str, Any]:
     for w in packed.warnings:
         w.reissue(run_label(spec))
     out = Path(spec.out_dir)
+    prepare_run_folder(out, spec.run_id)  # no file of an earlier attempt survives
     for name, data in packed.wandb_files.items():
         atomic_write_bytes(Path(spec.wandb_dir) / "wandb" / name, data)
     for name, data in sorted(packed.run_files.items(), key=lambda kv: kv[0] == "meta.json"):
