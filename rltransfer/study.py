@@ -296,12 +296,13 @@ def run_study(
     ``overwrite``, which replaces those runs (``rltransfer.folder_guard``)."""
     spec = load_study(path_or_spec, **overrides)
     root = output_dir(out, "--out") / spec.name
-    plan = plan_study(spec, root)
-    planned = [PlannedRun(Path(r.out_dir), r.run_id, run_label(r)) for r in plan.runs]
-    guard_study_folder(root, planned, spec.to_dict(), overwrite)
-    # W&B settings resolved and checked once, before training (may fall back to offline)
+    # W&B settings resolved and checked once, before training (may fall back to offline); the
+    # runs' W&B mode and folder come from them, so the plan follows
     spec.tracking.wandb = preflight(spec.tracking.wandb, root)
+    plan = plan_study(spec, root)
     config = spec.to_dict()
+    planned = [PlannedRun(Path(r.out_dir), r.run_id, run_label(r)) for r in plan.runs]
+    guard_study_folder(root, planned, config, overwrite)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
     with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
