@@ -17,16 +17,26 @@ def test_jumpstart_per_pair() -> None:
     np.testing.assert_array_equal(M.jumpstart(B, T), [-1.0, -1.0])
 
 
-@pytest.mark.parametrize(("g", "k"), [(1, 1), (3, 1), (10, 1), (11, 2), (20, 2), (30, 3)])
-def test_tail_length_is_ceil_of_ten_percent(g: int, k: int) -> None:
-    assert M.tail_length(g) == k
+@pytest.mark.parametrize(("steps", "k"), [(1, 1), (5, 1), (9, 1), (10, 2), (19, 2), (20, 3)])
+def test_asymptotic_window_is_the_last_tenth_of_the_steps(steps: int, k: int) -> None:
+    # a uniform grid of n steps has floor(n / 10) + 1 points with 0.9 T <= t <= T
+    grid = np.arange(steps + 1) * 2500
+    w = M.asymptotic_window(grid)
+    assert w.sum() == k and w[-1] and not w[: steps + 1 - k].any()
 
 
-def test_asymptotic_gain_uses_last_ten_percent() -> None:
-    np.testing.assert_array_equal(M.asymptotic_gain(T, B), [3.0, 4.0])
-    t = np.arange(20.0)[None, :]
-    b = np.zeros((1, 20))
-    assert M.asymptotic_gain(t, b)[0] == pytest.approx(18.5)  # mean of 18 and 19
+def test_asymptotic_window_of_the_default_grid_and_an_uneven_one() -> None:
+    grid = np.arange(21) * 2500  # the default study: 21 points up to 50,000
+    np.testing.assert_array_equal(grid[M.asymptotic_window(grid)], [45000, 47500, 50000])
+    uneven = np.array([0, 3000, 44999, 45000, 48000, 50000])  # 45,000 is exactly 0.9 T
+    np.testing.assert_array_equal(uneven[M.asymptotic_window(uneven)], [45000, 48000, 50000])
+
+
+def test_asymptotic_gain_averages_the_window() -> None:
+    np.testing.assert_array_equal(M.asymptotic_gain(T, B, GRID), [3.0, 4.0])  # t=20 only
+    t = np.arange(21.0)[None, :]  # P_T(t) = t on 0..20: window t = 18, 19, 20
+    b = np.zeros((1, 21))
+    assert M.asymptotic_gain(t, b, np.arange(21))[0] == pytest.approx(19.0)
 
 
 def test_score_range_defaults_and_overrides() -> None:
@@ -81,9 +91,26 @@ def test_prob_improvement_batch_matches_scipy_version() -> None:
     np.testing.assert_allclose(batch, [M.prob_improvement(a, b) for a, b in zip(x, y, strict=True)])
 
 
-def test_iqm() -> None:
+def test_iqm_is_the_mean_of_exactly_the_middle_half() -> None:
+    # divisible by 4: whole values are trimmed, as scipy.stats.trim_mean (rliable) does
     assert M.iqm(np.array([[1, 2], [2, 2], [1, 1], [2, 1]])) == pytest.approx(1.5)
     assert M.iqm(np.array([0, 1, 2, 3, 4, 5, 6, 100])) == pytest.approx(3.5)
+    # 5 seeds: the middle value fully, its neighbours 3/4 each (mass 2.5 of 5)
+    assert M.iqm(np.array([100.0, 2.0, 8.0, 1.0, 4.0])) == pytest.approx(11.5 / 2.5)
+    # 6 seeds: 1.5 values cut from each end; the 2nd and 5th count 1/2
+    assert M.iqm(np.arange(6.0) ** 2) == pytest.approx((0.5 * 1 + 4 + 9 + 0.5 * 16) / 3)
+    assert M.iqm(np.array([7.0])) == 7.0 and M.iqm(np.array([1.0, 3.0])) == 2.0
+
+
+def test_iqm_equals_scipy_trim_mean_when_divisible_by_four() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for n in (4, 8, 12, 20):
+        x = rng.normal(size=n)
+        assert M.iqm(x) == pytest.approx(float(stats.trim_mean(x, 0.25)))
+    x = rng.normal(size=5)  # not divisible: scipy keeps the middle 3 whole, we do not
+    assert M.iqm(x) != pytest.approx(float(stats.trim_mean(x, 0.25)))
 
 
 def test_interp_rows_is_np_interp_per_row() -> None:

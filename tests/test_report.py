@@ -321,3 +321,12 @@ def test_forest_plot_copes_with_missing_and_censored_values(tmp_path: Path) -> N
     s1 = analyze(_study(seeds=1), study="toy", threshold=None)  # no CI, no total cost
     img = mpimg.imread(plot_forest(s1, tmp_path / "g.png"))
     assert img.shape[0] > 300
+
+
+def test_report_names_the_asymptotic_window_and_summary_records_it() -> None:
+    s = analyze(_study(), study="toy", threshold=80.0)
+    window = s["methods"]["finetune"]["metrics"]["asymptotic_gain"]["window"]
+    assert window == {"from": 9000, "to": 10000, "points": 3}  # 0.9 T <= t <= T, T = 10,000
+    text = render_report(s)
+    assert "the 3 of 21 points at t = 9,000, 9,500, 10,000" in text
+    assert "last 10% of the grid" not in text

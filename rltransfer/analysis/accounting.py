@@ -57,6 +57,20 @@ def per_pair_metric(
     }
 
 
+def window_of(grid: np.ndarray) -> dict[str, int]:
+    """The asymptotic window of ``grid`` (G,) in JSON: ``{"from", "to", "points"}`` (steps)."""
+    w = M.asymptotic_window(grid)
+    return {"from": int(grid[w][0]), "to": int(grid[-1]), "points": int(w.sum())}
+
+
+def asymptotic_metric(
+    tr: np.ndarray, base: np.ndarray, grid: np.ndarray, rng: np.random.Generator, n_res: int
+) -> dict[str, Any]:
+    """:func:`per_pair_metric` of the asymptotic gain, with the ``window`` it averaged over."""
+    out = per_pair_metric(M.asymptotic_gain(tr, base, grid), rng, n_res)
+    return {**out, "window": window_of(grid)}
+
+
 def resampled_means(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Seed-mean curve of each resample: x (S, G), idx (B, S) -> (B, G), without a (B, S, G)."""
     b, s = idx.shape
@@ -162,7 +176,7 @@ def target_only_metrics(
     """The target-only block; ``a_t``, ``a_b`` (S,) are the per-seed normalised areas."""
     return {
         "jumpstart": per_pair_metric(M.jumpstart(tr, base), rng, n_res),
-        "asymptotic_gain": per_pair_metric(M.asymptotic_gain(tr, base), rng, n_res),
+        "asymptotic_gain": asymptotic_metric(tr, base, grid, rng, n_res),
         "area_ratio": per_pair_metric(M.area_ratio(a_t, a_b), rng, n_res, "baseline area <= 0"),
         "time_to_threshold_ratio": time_ratio_metric(
             tr, base, grid, threshold, rng, n_res, baseline, method
@@ -198,7 +212,7 @@ def total_cost_metrics(
             "not defined under total cost: at t=0 the transfer learner is still in its "
             f"{source_steps:,} source steps"
         ),
-        "asymptotic_gain": per_pair_metric(M.asymptotic_gain(shifted, base), rng, n_res),
+        "asymptotic_gain": asymptotic_metric(shifted, base, grid, rng, n_res),
         "area_ratio": per_pair_metric(M.area_ratio(a_total, a_b), rng, n_res, "baseline area <= 0"),
         "time_to_threshold_ratio": time_ratio_metric(
             tr, base, grid, threshold, rng, n_res, baseline, method, shift=float(source_steps)

@@ -19,15 +19,25 @@ def jumpstart(transfer: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     return transfer[:, 0] - baseline[:, 0]
 
 
-def tail_length(n_points: int) -> int:
-    """Grid points in the last 10 % of a grid of ``G = n_points``: ``max(1, ceil(G / 10))``."""
-    return max(1, -(-n_points // 10))
+def asymptotic_window(grid: np.ndarray) -> np.ndarray:
+    """The grid points of the asymptotic window: ``0.9 T <= t <= T``, ``T = grid[-1]``.
+
+    (G,) timesteps -> (G,) bool. The last tenth of the compared steps, both ends included,
+    tested exactly (``10 t >= 9 T``, no floating-point rounding at the edge). On a uniform grid
+    of ``n`` steps (``n + 1`` points) that is ``floor(n / 10) + 1`` points: 3 of the 21 points
+    of a 20-step grid (t = 45,000, 47,500, 50,000 of 50,000). ``t = T`` is always in it.
+    """
+    t = np.asarray(grid, dtype=np.float64)
+    return 10.0 * t >= 9.0 * t[-1]
 
 
-def asymptotic_gain(transfer: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """Mean over the last ``k = tail_length(G)`` points of ``P_T - P_B``, per pair: -> (S,)."""
-    k = tail_length(transfer.shape[-1])
-    return transfer[:, -k:].mean(axis=1) - baseline[:, -k:].mean(axis=1)
+def asymptotic_gain(transfer: np.ndarray, baseline: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Mean of ``P_T - P_B`` over :func:`asymptotic_window` of ``grid``, per pair.
+
+    (S, G), (S, G), (G,) -> (S,), in return units.
+    """
+    w = asymptotic_window(grid)
+    return transfer[:, w].mean(axis=1) - baseline[:, w].mean(axis=1)
 
 
 def score_range(
@@ -124,8 +134,21 @@ def prob_improvement_batch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def iqm(values: np.ndarray) -> float:
-    """Interquartile mean of all values (flattened): the mean of the middle 50 %."""
-    return float(stats.trim_mean(np.ravel(values), 0.25))
+    """Interquartile mean of all values (flattened): the mean of exactly the middle 50 %.
+
+    Each of the ``n`` sorted values holds ``1/n`` of the probability mass; the lowest and
+    highest quarter of the mass are cut off, and a value straddling a quartile counts with the
+    fraction of its mass inside ``[0.25, 0.75]``. With ``n`` divisible by 4 this is
+    ``scipy.stats.trim_mean(x, 0.25)`` (whole values trimmed, as rliable does); otherwise scipy
+    trims ``floor(n / 4)`` whole values from each end (for ``n = 5`` the middle 3, 60 %), while
+    here the two straddling values count 3/4: ``IQM(1, 2, 4, 8, 100) = (0.75·2 + 4 + 0.75·8) /
+    2.5 = 4.6``. (S,) or any shape -> float.
+    """
+    x = np.sort(np.ravel(np.asarray(values, dtype=np.float64)))
+    n = x.size
+    lo = np.arange(n) / n
+    weight = np.clip(np.minimum(lo + 1.0 / n, 0.75) - np.maximum(lo, 0.25), 0.0, None)
+    return float(np.sum(weight * x) / 0.5)
 
 
 def interp_rows(x: np.ndarray, grid: np.ndarray, values: np.ndarray) -> np.ndarray:

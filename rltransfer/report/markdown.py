@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from rltransfer.analysis.comparisons import comparison_lines
-from rltransfer.analysis.metrics import tail_length
+from rltransfer.analysis.metrics import asymptotic_window
 from rltransfer.analysis.text import fmt, fmt_metric
 from rltransfer.analysis.verdict import ALPHA, CALIBRATION
 from rltransfer.report.explain import method_paragraph
@@ -67,7 +69,8 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
     base = summary["baseline"]
     lo, hi = summary["score_range"]["low"], summary["score_range"]["high"]
     src = summary.get("score_range_source") or {}
-    k = tail_length(len(summary["grid"]))
+    grid = np.asarray(summary["grid"])
+    window = grid[asymptotic_window(grid)]
     boot = summary.get("bootstrap", {})
     return [
         f"- **Normalised score**: (P − low) / (high − low), with low = {fmt(lo)} "
@@ -78,8 +81,11 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
         "better.",
         f"- **Jumpstart**: P(0) of the method minus P(0) of {base}: how much better the method is "
         "before any training on the target task.",
-        f"- **Asymptotic gain**: mean return over the last {k} evaluation point(s) (the last 10% "
-        f"of the grid), method minus {base}: the difference at the end of training.",
+        f"- **Asymptotic gain**: mean return over the evaluation points in the last tenth of the "
+        f"compared steps (0.9·T ≤ t ≤ T; here the {len(window)} of {len(grid)} points at "
+        f"t = {', '.join(f'{int(t):,}' for t in window)}), method minus {base}: the difference "
+        "at the end of training. A method compared on a shorter horizon uses the last tenth of "
+        "its own.",
         f"- **Area ratio**: (area of the method − area of {base}) / area of {base}, per seed "
         f"pair. 0.25 means 25% more area. Undefined when {base}'s area is 0 or below.",
         f"- **Time-to-threshold ratio**: time for {base}'s seed-mean curve to first reach the "
@@ -92,7 +98,9 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
         f"- **mean [lo, hi]**: the mean over seed pairs and its {boot.get('confidence', 0.95):.0%} "
         f"confidence interval from a paired percentile bootstrap over seeds "
         f"({boot.get('resamples', '?')} resamples, generator seed {boot.get('seed', '?')}). "
-        "summary.json also holds the interquartile mean (IQM) of each per-pair metric.",
+        "summary.json also holds the interquartile mean (IQM) of each per-pair metric: the mean "
+        "of exactly the middle 50% of the seed pairs' values (with 5 seeds: the middle one and "
+        "three quarters of each of its neighbours).",
     ]
 
 
