@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from rltransfer.analysis import metrics as M
-from rltransfer.analysis.stats import finite_or_none, mean_ci, paired_bootstrap_ci
+from rltransfer.analysis.stats import (
+    bootstrap_indices,
+    bounded_percentile_interval,
+    finite_or_none,
+    mean_ci,
+    paired_bootstrap_ci,
+)
 
 _F = finite_or_none
 
@@ -93,36 +99,83 @@ def time_ratio_metric(
     """``t_B / (t_T + shift)`` on the seed-mean curves, censoring spelled out, not hidden.
 
     ``shift`` is ``N_s`` under total cost (0 target-only). A curve that never reaches the
-    threshold within ``grid`` is right-censored at ``grid[-1]``; ``t_T + N_s`` is exact whenever
-    ``t_T`` is known.
+    threshold within ``grid`` is right-censored: its time is only known to exceed ``grid[-1]``;
+    ``t_T + N_s`` is exact whenever ``t_T`` is known.
+
+    ``case`` says which of these it is: ``reached`` (both times known and the ratio informative:
+    ``mean`` and a CI), ``baseline censored`` (``lower_bound``), ``method censored``
+    (``upper_bound``), ``both censored``, ``method at t=0`` (the ratio is infinite: no mean, the
+    CI's lower end only), ``baseline at t=0`` (any later method gives 0, which says nothing about
+    its speed: not informative, no mean) or ``both at t=0`` (0/0). ``informative`` is False in
+    the last three: such a ratio is never cited as evidence.
+
+    The CI is a paired bootstrap of the ratio on resampled seed-mean curves. A resample whose
+    ratio is censored or undefined is kept at its range (:func:`metrics.time_ratio_bounds`):
+    its lowest possible value counts for the interval's lower end, its highest for the upper
+    (:func:`stats.bounded_percentile_interval`); ``censored_resamples`` counts them.
     """
     out: dict[str, Any] = {
         **_empty(),
+        "case": None,
+        "informative": False,
         "censored": None,
         "baseline_time": None,
         "transfer_time": None,
         "lower_bound": None,
         "upper_bound": None,
+        "censored_resamples": None,
     }
     if threshold is None:
+        out["case"] = "no threshold"
         out["note"] = "no threshold set: time to threshold not measured"
         return out
     t_b = float(M.time_to_threshold(base.mean(axis=0), grid, threshold))
     t_t = float(M.time_to_threshold(tr.mean(axis=0), grid, threshold)) + shift
     out["baseline_time"], out["transfer_time"] = _F(t_b), _F(t_t)
     end = float(grid[-1])
+
+    def interval() -> None:
+        def bounds(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            tb = M.time_to_threshold(resampled_means(base, idx), grid, threshold)
+            tt = M.time_to_threshold(resampled_means(tr, idx), grid, threshold)
+            return M.time_ratio_bounds(tb, tt, end, shift)
+
+        if len(tr) < 2:
+            return
+        low, high = bounds(bootstrap_indices(len(tr), rng, n_res))
+        out["ci"] = _ci(*bounded_percentile_interval(low, high))
+        out["censored_resamples"] = int(np.sum(low != high))
+        if out["censored_resamples"]:
+            out["note"] = "; ".join(
+                n
+                for n in (
+                    out["note"],
+                    f"{out['censored_resamples']} of {n_res} bootstrap resamples censored or "
+                    "undefined (a curve never got there, or both started there): each is kept, "
+                    "at its lowest possible ratio for the lower end and its highest for the upper",
+                )
+                if n
+            )
+
     if np.isinf(t_b) and np.isinf(t_t):
+        out["case"] = "both censored"
         out["censored"] = "neither method reached the threshold"
         return out
     if np.isinf(t_b):
         out["censored"] = f"{baseline} never reached the threshold"
         if t_t > 0:
+            out["case"] = "baseline censored"
             out["lower_bound"] = end / t_t
             out["note"] = f"ratio > {end / t_t:.3g} ({baseline} needs more than t={end:,.0f})"
         else:
-            out["note"] = f"{method} starts at or above the threshold (t=0): ratio unbounded"
+            out["case"] = "method at t=0"
+            out["note"] = (
+                f"{method} is at the threshold before any target training (t=0) and {baseline} "
+                "never gets there: ratio unbounded"
+            )
         return out
     if np.isinf(t_t):
+        out["case"] = "method censored"
         out["censored"] = f"{method} never reached the threshold"
         out["upper_bound"] = t_b / (end + shift)
         plus = f" plus {shift:,.0f} source steps" if shift else ""
@@ -130,24 +183,32 @@ def time_ratio_metric(
             f"ratio < {t_b / (end + shift):.3g} ({method} needs more than t={end:,.0f}{plus})"
         )
         return out
-    if t_t == 0:
+    if t_t == 0 and t_b == 0:
+        out["case"] = "both at t=0"
         out["note"] = (
-            "both methods start at or above the threshold (t=0): ratio undefined"
-            if t_b == 0
-            else f"{method} starts at or above the threshold (t=0): ratio unbounded"
+            "both methods are at the threshold before any target training (t=0): the ratio is "
+            "undefined and says nothing about learning speed"
         )
         return out
+    if t_b == 0:
+        out["case"] = "baseline at t=0"
+        out["note"] = (
+            f"{baseline} is at the threshold before any training (t=0), so any method gets a "
+            f"ratio of 0 however fast it is: not informative ({method} got there at "
+            f"t={t_t:,.0f})"
+        )
+        return out
+    if t_t == 0:
+        out["case"] = "method at t=0"
+        out["note"] = (
+            f"{method} is at the threshold before any target training (t=0), {baseline} at "
+            f"t={t_b:,.0f}: ratio unbounded (the interval gives its lower end)"
+        )
+        interval()
+        return out
+    out["case"], out["informative"] = "reached", True
     out["mean"] = t_b / t_t
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        tb = M.time_to_threshold(resampled_means(base, idx), grid, threshold)
-        tt = M.time_to_threshold(resampled_means(tr, idx), grid, threshold)
-        return M.time_ratio(tb, tt + shift)
-
-    lo, hi = paired_bootstrap_ci(stat, len(tr), rng, n_resamples=n_res)
-    out["ci"] = _ci(lo, hi)
-    if np.isinf(hi):
-        out["note"] = "CI upper end unbounded: in some resamples the baseline never got there"
+    interval()
     return out
 
 

@@ -115,6 +115,29 @@ def time_ratio(time_baseline: np.ndarray, time_transfer: np.ndarray) -> np.ndarr
         return t_b / t_t
 
 
+def time_ratio_bounds(
+    time_baseline: np.ndarray, time_transfer: np.ndarray, end: float, shift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest ``t_B / (t_T + shift)`` consistent with censored times.
+
+    ``time_*`` (...) are threshold times on a grid ending at ``end``, ``inf`` when censored (only
+    known to exceed ``end``); ``shift`` is ``N_s`` under total cost. Returns ``(lower, upper)``,
+    same shape: a known time is itself at both ends; a censored baseline time lies in
+    ``(end, inf)`` and a censored transfer time in ``(end + shift, inf)``. So a censored baseline
+    gives ``[end / (t_T + shift), inf]``, a censored transfer ``[0, t_B / (end + shift)]``, both
+    censored ``[0, inf]``; ``0 / 0`` (both at the threshold at t = 0) is undefined and also
+    ``[0, inf]``. Where nothing is censored ``lower == upper ==`` :func:`time_ratio`.
+    """
+    t_b = np.asarray(time_baseline, dtype=np.float64)
+    t_t = np.asarray(time_transfer, dtype=np.float64) + shift
+    b_cens, t_cens = np.isinf(t_b), np.isinf(t_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(b_cens, end, t_b) / t_t  # a censored transfer: x / inf = 0
+        upper = t_b / np.where(t_cens, end + shift, t_t)  # a censored baseline: inf / x = inf
+    undefined = np.isnan(lower) | np.isnan(upper)
+    return np.where(undefined, 0.0, lower), np.where(undefined, np.inf, upper)
+
+
 def prob_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """``P(X > Y) + 0.5 P(X = Y)`` over all (x, y) pairs: Mann-Whitney ``U_x / (n m)``.
 

@@ -50,6 +50,22 @@ def percentile_interval(
     return float(lo), float(hi)
 
 
+def bounded_percentile_interval(
+    lower: np.ndarray, upper: np.ndarray, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples known only to lie in ``[lower, upper]``.
+
+    ``lower``, ``upper`` (B,): each resample's lowest and highest possible value (equal where
+    the statistic is known; e.g. ``0`` and ``inf`` for a ratio of two censored times). Every
+    resample is kept: the interval's lower end is the ``(1 - confidence) / 2`` quantile of the
+    lower values and its upper end the ``(1 + confidence) / 2`` quantile of the upper ones, so
+    resamples whose value is unknown widen the interval instead of being dropped.
+    """
+    lo, _ = percentile_interval(lower, confidence)
+    _, hi = percentile_interval(upper, confidence)
+    return lo, hi
+
+
 def paired_bootstrap_ci(
     statistic: Callable[[np.ndarray], np.ndarray],
     n: int,

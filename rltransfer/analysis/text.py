@@ -19,6 +19,18 @@ def fmt_metric(m: dict[str, Any] | None) -> str:
     if m is None:
         return "n/a"
     if m.get("mean") is None:
+        case = m.get("case")
+        if case == "method at t=0":
+            lo = (m.get("ci") or [None, None])[0]
+            return "∞ (at the threshold at t=0)" + ("" if lo is None else f" [{fmt(lo)}, ∞)")
+        if case in ("baseline at t=0", "both at t=0"):
+            return (
+                "not informative ("
+                + ("both" if case == "both at t=0" else "baseline")
+                + (" at the threshold at t=0)")
+            )
+        if m.get("never_starts"):
+            return "— (never starts)"
         if m.get("lower_bound") is not None:
             return f"> {fmt(m['lower_bound'])} (censored)"
         if m.get("upper_bound") is not None:

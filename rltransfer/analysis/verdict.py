@@ -175,8 +175,8 @@ def notable_metrics(metrics: dict[str, Any], verdict: str) -> list[dict[str, Any
     for key, label, null in NOTABLE:
         m = metrics.get(key) or {}
         lo, hi = (m.get("ci") or [None, None])[:2]
-        if m.get("mean") is None:
-            continue
+        if m.get("mean") is None or m.get("informative") is False:
+            continue  # e.g. a time ratio with scratch at the threshold at t=0
         if lo is not None and lo > null:
             better = True
         elif hi is not None and hi < null:
