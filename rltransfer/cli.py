@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 from pathlib import Path
 
 from rltransfer import __version__
-from rltransfer.cli_paths import existing_dir
+from rltransfer.config.spec import DEVICES, WANDB_MODES
 from rltransfer.errors import RunFailedError, UserError
+from rltransfer.paths import existing_dir
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
 
@@ -59,10 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--wandb",
-        choices=["offline", "online", "disabled"],
+        choices=WANDB_MODES,
         help="W&B mode (default: the study's, offline)",
     )
-    run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device")
+    run.add_argument("--device", choices=DEVICES, help="torch device")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument(
         "--overwrite",
@@ -226,6 +228,20 @@ COMMANDS = {"run": _cmd_run, "report": _cmd_report, "envs": _cmd_envs, "methods"
 COMMANDS |= {"encoders": _vision, "pretrain": _vision, "probe": _vision}
 
 
+def _stdout_is_closed() -> bool:
+    """True when our stdout's reader went away (the write end of a pipe reports an error)."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() here, or no real file descriptor
+        return False
+
+
 def _stdout_closed() -> int:
     """The reader of our output went away (``rltransfer methods --json | head``): point stdout
     at /dev/null so that the interpreter's final flush cannot fail again, and exit quietly with
@@ -243,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:
+        if not _stdout_is_closed():
+            raise  # a pipe of something else (a worker, a socket) broke: not ours to hide
         return _stdout_closed()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Run folders are named by label and seed (``target/<method>/seed_<k>``), so a re-run whose spec
 changed would land in folders holding finished runs of the old spec. Before anything is written,
-``guard_study_folder`` finds those runs: by default the study stops (exit 2) and says what
+``check_study_folder`` finds those runs: by default the study stops (exit 2) and says what
 differs; with ``overwrite`` the old runs are deleted, so the analysis cannot mix them in. Runs
 whose identity did not change are kept and skipped, as on any resume.
 """
@@ -85,7 +85,9 @@ def _old_spec(root: Path) -> dict[str, Any] | None:
 
 
 def _conflict_message(root: Path, conflicts: list[Conflict], new_spec: dict[str, Any]) -> str:
-    labels = ", ".join(c.run.label for c in conflicts)
+    labels = ", ".join(c.run.label for c in conflicts[:SHOWN_DIFFERENCES])
+    if len(conflicts) > SHOWN_DIFFERENCES:
+        labels += ", …"
     lines = [
         f"{root} holds {len(conflicts)} finished run(s) of a different spec ({labels}); "
         "this study would overwrite them."
@@ -105,14 +107,19 @@ def _conflict_message(root: Path, conflicts: list[Conflict], new_spec: dict[str,
     return "\n".join(lines)
 
 
-def guard_study_folder(
+def check_study_folder(
     root: Path, runs: Iterable[PlannedRun], new_spec: dict[str, Any], overwrite: bool
 ) -> list[Conflict]:
-    """Stop (``UserError``) before a study overwrites finished runs of another spec; with
-    ``overwrite``, delete those runs' folders instead. Returns the conflicts found."""
+    """The finished runs of another spec that the study would replace; ``UserError`` (saying
+    what differs) when there are any and not ``overwrite``. Nothing is deleted here: call
+    ``remove_runs`` once the study is sure to start."""
     conflicts = find_conflicts(runs)
     if conflicts and not overwrite:
         raise UserError(_conflict_message(root, conflicts, new_spec))
+    return conflicts
+
+
+def remove_runs(conflicts: Iterable[Conflict]) -> None:
+    """Delete the folders of the finished runs an ``--overwrite`` study replaces."""
     for c in conflicts:
         shutil.rmtree(c.run.out_dir)
-    return conflicts

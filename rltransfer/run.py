@@ -7,6 +7,7 @@ last: a run folder whose ``meta.json`` says ``complete`` is done; anything else 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -87,9 +88,9 @@ def finished_run_id(out_dir: Path) -> str | None:
         m = read_json(out_dir / "meta.json")
     except (OSError, ValueError):
         return None
-    if not isinstance(m, dict) or m.get("status") != STATUS_COMPLETE:
+    if not isinstance(m, dict) or m.get("status") != STATUS_COMPLETE or "run_id" not in m:
         return None
-    return str(m.get("run_id"))
+    return str(m["run_id"])
 
 
 def is_complete(out_dir: Path, run_id: str) -> bool:
@@ -301,30 +302,34 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
     else:
         evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
-    tracker = open_run_tracker(
-        spec.wandb,
-        Path(spec.wandb_dir),
-        run_id=wandb_run_id(spec.wandb_scope, spec.run_id),
-        name=f"{spec.study}__{spec.label}__seed{spec.seed}",
-        group=spec.study,
-        job_type=spec.role,
-        config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
-        tags=run_tags(spec.role, spec.label),
-    )
-    context.log = tracker.log_method
-    attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*: progress.csv, W&B
-    alarm = None
-    if spec.baseline_dir is not None:
-        alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
-    on_source = None
-    if spec.source_env is not None:
-        on_source = SourceEvaluator(spec.source_env, spec.eval, spec.eval_seed, train_env=env)
-    recorder = CurveRecorder(
-        out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative, on_source=on_source,
-        columns=evaluator.columns if spec.envs else None,
-    )  # fmt: skip
-    exit_code = 1
-    try:
+    with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
+        cleanup.callback(evaluator.close)
+        tracker = open_run_tracker(
+            spec.wandb,
+            Path(spec.wandb_dir),
+            run_id=wandb_run_id(spec.wandb_scope, spec.run_id),
+            name=f"{spec.study}__{spec.label}__seed{spec.seed}",
+            group=spec.study,
+            job_type=spec.role,
+            config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
+            tags=run_tags(spec.role, spec.label),
+        )
+        outcome: dict[str, Any] = {"summary": None, "exit_code": 1}
+        cleanup.callback(lambda: tracker.finish(outcome["summary"], outcome["exit_code"]))
+        context.log = tracker.log_method
+        attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*: progress.csv
+        cleanup.callback(close_sb3_logger, model)  # before the tracker finishes (LIFO)
+        alarm = None
+        if spec.baseline_dir is not None:
+            alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
+        on_source = None
+        if spec.source_env is not None:
+            on_source = SourceEvaluator(spec.source_env, spec.eval, spec.eval_seed, train_env=env)
+            cleanup.callback(on_source.close)
+        recorder = CurveRecorder(
+            out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative,
+            on_source=on_source, columns=evaluator.columns if spec.envs else None,
+        )  # fmt: skip
         recorder.record(model, 0)
         grid = eval_grid(spec.timesteps, spec.eval.every)
         report = (lambda t: progress(spec.run_id, t)) if progress else None
@@ -345,14 +350,8 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
             recorder.record(model, spec.timesteps)
         if method is not None:  # while the tracker is open: a method may log its last points
             transfer.update(method.after_training(model))
-        exit_code = 0
-    finally:
-        final = {"final_return": recorder.points[-1][1]} if recorder.points else None
-        close_sb3_logger(model)
-        tracker.finish(final, exit_code=exit_code)
-        evaluator.close()
-        if on_source is not None:
-            on_source.close()
+        outcome["summary"] = {"final_return": recorder.points[-1][1]}
+        outcome["exit_code"] = 0
     recorder.finish()
     _save_model(model, out)
     env.close()

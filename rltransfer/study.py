@@ -18,15 +18,15 @@ from typing import Any
 import yaml
 
 from rltransfer.analysis.curves import Curve
-from rltransfer.cli_paths import output_dir
 from rltransfer.config.load import load_study
 from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
 from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
-from rltransfer.executors import make_executor
-from rltransfer.folder_guard import PlannedRun, guard_study_folder
+from rltransfer.executors import Executor, make_executor
+from rltransfer.folder_guard import PlannedRun, check_study_folder, remove_runs
 from rltransfer.io import atomic_write_text, file_sha256
 from rltransfer.methods import method_class
+from rltransfer.paths import output_dir
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
 from rltransfer.run import RunSpec, is_complete, run_label
@@ -201,14 +201,15 @@ def _source_run(
     return run, {"source_run": run_id}
 
 
-def _execute(plan: Plan, spec: StudySpec, progress: StudyProgress) -> tuple[list[str], list[str]]:
-    """Run what is not done yet; returns (failed run labels, skipped run labels)."""
-    todo = [r for r in plan.runs if not is_complete(Path(r.out_dir), r.run_id)]
+def _execute(
+    plan: Plan, todo: list[RunSpec], executor: Executor, progress: StudyProgress
+) -> tuple[list[str], list[str]]:
+    """Run ``todo`` (the runs not done yet) on ``executor``, each after its source; returns
+    (failed run labels, skipped run labels)."""
     skipped = [run_label(r) for r in plan.runs if r not in todo]
     for r in plan.runs:
         if r not in todo:
             progress.finished(r.run_id, run_label(r), "already complete, skipped")
-    executor = make_executor(spec.executor, progress.update, todo)
     pending = {r.out_dir for r in plan.sources if r in todo}  # targets wait for their source
     waiting = [r for r in todo if r.role == "target" and r.source_dir in pending]
     ready = [r for r in todo if r not in waiting]
@@ -295,19 +296,24 @@ def run_study(
     A folder holding finished runs of another spec stops the study (``UserError``) unless
     ``overwrite``, which replaces those runs (``rltransfer.folder_guard``)."""
     spec = load_study(path_or_spec, **overrides)
-    root = output_dir(out, "--out") / spec.name
+    root = output_dir(Path(out) / spec.name, "--out")  # no file in the way
     # W&B settings resolved and checked once, before training (may fall back to offline); the
     # runs' W&B mode and folder come from them, so the plan follows
     spec.tracking.wandb = preflight(spec.tracking.wandb, root)
     plan = plan_study(spec, root)
     config = spec.to_dict()
     planned = [PlannedRun(Path(r.out_dir), r.run_id, run_label(r)) for r in plan.runs]
-    guard_study_folder(root, planned, config, overwrite)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
+    replaced = check_study_folder(root, planned, config, overwrite)
+    todo = [r for r in plan.runs if not is_complete(Path(r.out_dir), r.run_id)]
     with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
+        # The executor first: a cluster that cannot take the runs stops the study (exit 2)
+        # before anything in the folder changes.
+        executor = make_executor(spec.executor, progress.update, todo)
+        remove_runs(replaced)
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
         progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
-        failed, skipped = _execute(plan, spec, progress)
+        failed, skipped = _execute(plan, todo, executor, progress)
     try:
         summary, curves, paths = analyse_study_dir(
             root, AnalysisOptions.from_spec(spec), extra={"failed_runs": failed}

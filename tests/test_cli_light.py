@@ -4,6 +4,7 @@ stable-baselines3 (each case runs in a fresh interpreter, so nothing else import
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def test_version_prints_the_package_version():
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"rltransfer {rltransfer.__version__}\n"
+    installed = importlib.metadata.version("rltransfer")  # pyproject's, read from the source
+    assert proc.stdout == f"rltransfer {installed}\n" == f"rltransfer {rltransfer.__version__}\n"
 
 
 def test_catalog_options_parse_and_check_without_torch():

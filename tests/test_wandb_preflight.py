@@ -147,7 +147,7 @@ def test_reachability_check_is_bounded():
         problem = check_reachable(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=1.0)
         elapsed = time.monotonic() - start
     assert problem is not None
-    assert 0.9 < elapsed < 3.0
+    assert 0.9 < elapsed < 10.0  # bounded by the timeout (loose: a busy 2-core CI machine)
 
 
 def test_a_server_that_answers_is_reachable(local_server):

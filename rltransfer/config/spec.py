@@ -36,6 +36,8 @@ class EnvSpec:
 
 
 GROUP_MODES = ("freeze", "finetune", "reinit")
+WANDB_MODES = ("offline", "online", "disabled")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from rltransfer.arguments import check_net_arch
 from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
 from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.spec import MethodSpec, StudySpec
+from rltransfer.config.spec import DEVICES, WANDB_MODES, MethodSpec, StudySpec
 from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
@@ -37,8 +37,6 @@ MAX_RETURN = 1e12
 """The largest return magnitude accepted for ``threshold`` and ``score_range``: the normalised
 score divides by (high - low), and returns far beyond this lose their precision in float64."""
 BASELINE = "scratch"
-WANDB_MODES = ("offline", "online", "disabled")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def _positive(value: int | None, path: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ def _ray(spec: ExecutorSpec, progress: ProgressFn, runs: Sequence[RunSpec]) -> A
         address=spec.address,
         cpus_per_run=spec.cpus_per_run,
         gpus_per_run=spec.gpus_per_run,
-        num_cpus=int(spec.workers * spec.cpus_per_run),  # a local Ray's; ignored when joining
+        num_cpus=math.ceil(spec.workers * spec.cpus_per_run),  # a local Ray's; ignored when joining
     )
     return RayExecutor(progress, options, runs)
 

@@ -16,10 +16,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from rltransfer.config.spec import WandbSpec
+from rltransfer.config.spec import WANDB_MODES, WandbSpec
 from rltransfer.errors import UserError, did_you_mean
 
-MODES = ("offline", "online", "disabled")
+MODES = WANDB_MODES
 DEFAULTS = WandbSpec(mode="offline", project="rltransfer", entity=None, dir=None)
 """``dir`` None: the study folder (``runs/<study>``)."""
 ENV_VARS = {

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from rltransfer.cli_paths import existing_dir, existing_file, output_file
 from rltransfer.config.parse import FieldError, parse_dataclass
 from rltransfer.config.spec import EnvSpec
 from rltransfer.errors import UserError, did_you_mean
+from rltransfer.paths import existing_dir, existing_file, output_file
 
 REFERENCE_IMAGE = (3, 64, 64)
 REFERENCE_VECTOR = (8,)
