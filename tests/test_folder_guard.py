@@ -9,6 +9,7 @@ import pytest
 
 from rltransfer import run_study
 from rltransfer.cli import main
+from rltransfer.errors import UserError
 from rltransfer.folder_guard import spec_differences
 
 
@@ -94,3 +95,22 @@ def test_a_run_killed_mid_way_is_left_out_of_the_report(tiny_study, tmp_path) ->
     assert main(["report", str(first.out_dir)]) == 0
     summary = json.loads((first.out_dir / "summary.json").read_text())
     assert summary["methods"]["finetune"]["seeds"] == 1
+
+
+def test_a_file_where_the_study_folder_goes_is_an_input_error(tiny_study, tmp_path) -> None:
+    (tmp_path / "tiny").write_text("not a folder")
+    with pytest.raises(UserError, match=r"--out: .*tiny is a file"):
+        run_study(tiny_study, out=tmp_path, quiet=True)
+
+
+def test_overwrite_deletes_nothing_when_the_executor_cannot_start(tiny_study, tmp_path) -> None:
+    pytest.importorskip("ray")
+    first = run_study(tiny_study, out=tmp_path, quiet=True)
+    before = _snapshot(first.out_dir)
+    tiny_study["target"]["timesteps"] = 256
+    with pytest.raises(UserError, match="executor.address"):  # nothing answers there
+        run_study(
+            tiny_study, out=tmp_path, quiet=True, overwrite=True, executor="ray",
+            ray_address="127.0.0.1:9",
+        )  # fmt: skip
+    assert _snapshot(first.out_dir) == before
