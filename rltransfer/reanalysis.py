@@ -3,19 +3,22 @@
 A folder needs ``target/<method>/seed_<k>/curve.csv`` files (one method being ``scratch``). An
 optional ``study.yaml`` supplies ``name``, ``threshold``, ``score_range: {low, high}`` and
 ``source.timesteps`` (the source's cost, for the total-cost accounting); any other key is ignored.
+The cost charged is what the source really trained, ``env_steps_trained`` in
+``source/meta.json``, when a finished source run records it (:func:`trained_source_steps`).
 Curves with the source columns (``eval.on_source``) add forgetting; runs' ``meta.json`` files, when
 present, add what each method transferred.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.analysis.curves import UNFINISHED, Curve, load_study_curves
 from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.config.parse import FieldError, parse_value
 from rltransfer.config.spec import StudySpec
@@ -78,6 +81,30 @@ class AnalysisOptions:
             raise UserError(f"{path}: {e}") from None
 
 
+SOURCE_META = Path("source") / "meta.json"
+"""The study's source run's ``meta.json``, relative to the study folder (``rltransfer.study``)."""
+
+
+def trained_source_steps(root: Path, nominal: int | None) -> tuple[int | None, str | None]:
+    """The source steps ``N_s`` to charge under total cost, and where the number came from.
+
+    ``env_steps_trained`` of ``root/source/meta.json`` when that run finished and records it
+    (what the source really trained: PPO rounds ``source.timesteps`` up to whole rollouts, e.g.
+    50,176 for 50,000); otherwise ``nominal`` (``source.timesteps``), or ``(None, None)``.
+    """
+    try:
+        meta = json.loads((root / SOURCE_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if isinstance(meta, dict) and meta.get("status") not in UNFINISHED:
+        steps = meta.get("env_steps_trained")
+        if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
+            return steps, "env_steps_trained in the source run's meta.json"
+    if nominal is None:
+        return None, None
+    return nominal, "source.timesteps (nominal: no finished source run records its steps)"
+
+
 def analyse_study_dir(
     root: Path, options: AnalysisOptions, extra: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, dict[int, Curve]], dict[str, Path]]:
@@ -90,13 +117,15 @@ def analyse_study_dir(
     from rltransfer.report import write_report
 
     curves = load_study_curves(root)
+    source_steps, source_steps_from = trained_source_steps(root, options.source_steps)
     summary = analyze(
         curves,
         study=options.study,
         threshold=options.threshold,
         low=options.low,
         high=options.high,
-        source_steps=options.source_steps,
+        source_steps=source_steps,
+        source_steps_from=source_steps_from,
         compare=options.compare,
     )
     add_transfer_summaries(summary, root)

@@ -264,6 +264,13 @@ def total_cost_metrics(
 
     ``a_b`` (S,) is the baseline's per-seed normalised area on ``grid``; ``low``/``high`` are
     the normalisation's, ``low`` also being the return charged before ``N_s``.
+
+    When ``N_s >= T = grid[-1]`` the method never starts within the compared budget: its area is
+    0 (so the area ratio and P(improvement) are defined, with a note), while the asymptotic gain
+    and the time ratio are not defined (``None``, ``never_starts: True``) rather than computed
+    from the single boundary point ``t = T``. When ``N_s`` falls after the start of the
+    asymptotic window, the asymptotic gain is not defined either (part of the window would be the
+    charged untrained level).
     """
     a_total = M.total_cost_area(M.normalise(tr, low, high), grid, float(source_steps))
     shifted = M.shift_curves(tr, grid, float(source_steps), low, grid)
@@ -285,6 +292,33 @@ def total_cost_metrics(
             f"the {source_steps:,} source steps use up the whole compared budget "
             f"(t=0..{int(grid[-1]):,}): the method never starts within it"
         )
-        for key in ("asymptotic_gain", "area_ratio", "prob_improvement"):
+        for key in ("area_ratio", "prob_improvement"):
             out[key]["note"] = "; ".join(n for n in (out[key]["note"], why) if n)
+        # Not numbers from the one boundary point t = T: there is no curve of it to compare.
+        undefined = f"not defined: {why}"
+        out["asymptotic_gain"] = {
+            **_empty(undefined),
+            "window": out["asymptotic_gain"]["window"],
+            "never_starts": True,
+        }
+        ttt = out["time_to_threshold_ratio"]
+        out["time_to_threshold_ratio"] = {
+            **{k: None for k in ttt},
+            "baseline_time": ttt["baseline_time"],  # the times themselves stay exact
+            "transfer_time": ttt["transfer_time"],
+            **_empty(undefined),
+            "case": "never starts",
+            "informative": False,
+            "never_starts": True,
+        }
+    elif source_steps > out["asymptotic_gain"]["window"]["from"]:
+        window = out["asymptotic_gain"]["window"]
+        out["asymptotic_gain"] = {
+            **_empty(
+                f"not defined: the method starts at t={source_steps:,}, after the start of the "
+                f"asymptotic window (t={window['from']:,}..{window['to']:,}), so part of the "
+                "window is the untrained level charged before it"
+            ),
+            "window": window,
+        }
     return out

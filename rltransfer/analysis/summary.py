@@ -4,8 +4,9 @@ Shape of the result (every number is finite or ``None``; nothing else is NaN-lik
 
     {"study", "baseline", "threshold", "score_range": {"low", "high"},
      "score_range_source": {"low", "high"} (in words), "grid": [t, ...],
-     "source_steps", "total_cost_note", "verdict_rule": {"test", "statistic", "accounting",
-     "alpha"}, "bootstrap": {"resamples", "confidence", "seed"}, "warnings": [str, ...],
+     "source_steps", "source_steps_from", "total_cost_note",
+     "verdict_rule": {"test", "statistic", "accounting", "alpha"},
+     "bootstrap": {"resamples", "confidence", "seed"}, "warnings": [str, ...],
      "baseline_stats": {"seeds", "final_return", "area", "time_to_threshold", "horizon"},
      "methods": {name: {"verdict", "evidence", "seeds", "seeds_needed", "final_return", "area",
                         "area_baseline", "horizon", "budget", "warnings": [str, ...],
@@ -135,6 +136,7 @@ def analyze(
     seed: int = 0,
     n_resamples: int = 2000,
     source_steps: int | None = None,
+    source_steps_from: str | None = None,
     compare: list[list[str]] | None = None,
 ) -> dict[str, Any]:
     """Compare every method with ``baseline`` seed pair by seed pair; see the module docstring.
@@ -146,6 +148,7 @@ def analyze(
     no threshold, the highest return of any compared curve); see :func:`metrics.score_range`.
     ``source_steps`` (``N_s``) enables the total-cost accounting, which charges ``N_s`` to every
     method but the baseline; the verdict always uses the target-only accounting.
+    ``source_steps_from`` says in words where ``N_s`` came from (``summary["source_steps_from"]``).
     """
     _check_inputs(threshold, low, high, source_steps)
     aligned = align_study(curves, baseline)
@@ -191,8 +194,10 @@ def analyze(
             "transfer method) was not computed"
         )
     else:
+        origin = f" ({source_steps_from})" if source_steps_from else ""
         total_note = (
-            f"each method other than {baseline} is charged {source_steps:,} source steps: its "
+            f"each method other than {baseline} is charged {source_steps:,} source "
+            f"steps{origin}: its "
             f"target curve starts after them (at the untrained level low before) and is compared "
             f"with {baseline} on {baseline}'s grid"
         )
@@ -209,6 +214,7 @@ def analyze(
         },
         "grid": [int(t) for t in aligned.reference],
         "source_steps": None if source_steps is None else int(source_steps),
+        "source_steps_from": source_steps_from if source_steps is not None else None,
         "total_cost_note": total_note,
         "verdict_rule": {
             "test": "two-sided Welch t-test",

@@ -107,7 +107,9 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
 def _how_to_read(summary: dict[str, Any]) -> list[str]:
     base = summary["baseline"]
     steps = summary.get("source_steps")
+    origin = summary.get("source_steps_from")
     charged = "unknown here" if steps is None else f"{steps:,} here"
+    charged += f", from {origin}" if steps is not None and origin else ""
     return [
         "## How to read this",
         "",
