@@ -83,10 +83,10 @@ def test_verdict_positive_negative_inconclusive() -> None:
     better = 0.7 + 0.03 * rng.standard_normal(5)
     worse = 0.3 + 0.03 * rng.standard_normal(5)
     d = decide(better, base)
-    assert d.verdict == "positive" and "faster" in d.evidence and "5 seed pairs" in d.evidence
+    assert d.verdict == "positive" and "did better" in d.evidence and "5 seed pairs" in d.evidence
     assert "scratch" in d.evidence and d.seeds_needed is None and d.p is not None and d.p < 0.05
     d = decide(worse, base)
-    assert d.verdict == "negative" and "slower" in d.evidence and d.diff < 0
+    assert d.verdict == "negative" and "did worse" in d.evidence and d.diff < 0
     d = decide(base.copy(), base)
     assert d.verdict == "inconclusive" and "no significant difference" in d.evidence
     assert d.seeds_needed is None and "exactly 0" in d.evidence  # identical means

@@ -11,6 +11,8 @@ Shape of the result (every number is finite or ``None``; nothing else is NaN-lik
      "methods": {name: {"verdict", "evidence", "seeds", "seeds_needed", "final_return", "area",
                         "area_baseline", "horizon", "budget", "warnings": [str, ...],
                         "notable_metrics": [{"metric", "mean", "ci", "direction", "text"}],
+                        "course": {"dip": {...}, "threshold": {...} or None} (see
+                                   :mod:`rltransfer.analysis.course`),
                         "metrics": {metric: {"mean", "iqm", "ci": [lo, hi], "note", ...}},
                         "metrics_total_cost": same shape as "metrics", or None,
                         "tests": {"welch_area": {"t", "p", "alpha", "diff", "sd_method",
@@ -33,6 +35,7 @@ from rltransfer.analysis import metrics as M
 from rltransfer.analysis.accounting import target_only_metrics, total_cost_metrics
 from rltransfer.analysis.align import Paired, align_study, unpaired_seeds
 from rltransfer.analysis.comparisons import compare_methods
+from rltransfer.analysis.course import course_clauses, curve_course
 from rltransfer.analysis.curves import Curve
 from rltransfer.analysis.forgetting import forgetting_summary
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
@@ -84,9 +87,18 @@ def _method_summary(
             m,
         )
     notable = notable_metrics(metrics, dec.verdict)
+    course = curve_course(tr, base, grid, threshold, lo, hi)
+    clauses = course_clauses(course, m, baseline, dec.verdict)
+    ttt, th = metrics["time_to_threshold_ratio"], course["threshold"] or {}
+    if th.get("lost_at") is not None:  # the ratio uses the first crossing: say what followed
+        back = th["back_at"]
+        later = f"it fell below the threshold again at t={th['lost_at']:,} and " + (
+            "did not get back to it" if back is None else f"got back to it at t={back:,}"
+        )
+        ttt["note"] = "; ".join(n for n in (ttt["note"], later) if n)
     return {
         "verdict": dec.verdict,
-        "evidence": with_notes(dec.evidence, notable),
+        "evidence": with_notes(dec.evidence, notable, clauses),
         "seeds": int(len(tr)),
         "seeds_needed": dec.seeds_needed,
         "final_return": _F(tr[:, -1].mean()),
@@ -96,6 +108,7 @@ def _method_summary(
         "budget": pair.budget,
         "warnings": list(pair.warnings),
         "notable_metrics": notable,
+        "course": course,
         "metrics": metrics,
         "metrics_total_cost": total,
         "tests": {

@@ -139,9 +139,9 @@ def decide(
     stat = f"(Welch t={t:.3g}, {fmt_p(p)}, {min(len(a), len(b))} seed pairs)"
     needed = None
     if verdict == "positive":
-        evidence = f"{head} {stat}: transfer learned faster."
+        evidence = f"{head} {stat}: transfer did better over the budget."
     elif verdict == "negative":
-        evidence = f"{head} {stat}: transfer learned slower."
+        evidence = f"{head} {stat}: transfer did worse over the budget."
     else:
         needed = seeds_needed(diff, sd_a or 0.0, sd_b or 0.0, alpha=alpha, power=POWER)
         evidence = (
@@ -201,11 +201,15 @@ def notable_metrics(metrics: dict[str, Any], verdict: str) -> list[dict[str, Any
     return out
 
 
-def with_notes(evidence: str, notable: list[dict[str, Any]]) -> str:
-    """The evidence sentence with the notable-metric clauses appended before its full stop."""
-    if not notable:
+def with_notes(
+    evidence: str, notable: list[dict[str, Any]], clauses: list[str] | None = None
+) -> str:
+    """The evidence sentence with the notable-metric clauses (and any other ``clauses``, such as
+    the curve's course) appended before its full stop."""
+    texts = [n["text"] for n in notable] + list(clauses or [])
+    if not texts:
         return evidence
-    return evidence.rstrip(".") + "; " + "; ".join(n["text"] for n in notable) + "."
+    return evidence.rstrip(".") + "; " + "; ".join(texts) + "."
 
 
 # Measured by tests/test_calibration.py on synthetic studies (a fixed, untuned generator); the

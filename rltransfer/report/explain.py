@@ -35,13 +35,56 @@ def _test_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
         f"below {alpha:g}."
     )
     if m["verdict"] == "positive":
-        out.append(f"So {name} learned faster and/or better than {base} on the target task.")
+        out.append(
+            f"So {name} scored higher than {base} on average over the target budget: a better "
+            "start, faster learning and/or a better end."
+        )
     elif m["verdict"] == "negative":
-        out.append(f"So {name} learned slower and/or worse than {base} on the target task.")
+        out.append(
+            f"So {name} scored lower than {base} on average over the target budget: a worse "
+            "start, slower learning and/or a worse end."
+        )
     else:
         out.append(
             f"This does not show that {name} and {base} are equal: "
             f"{seeds_sentence(m.get('seeds_needed'), diff)}."
+        )
+    return out
+
+
+def _course_sentences(name: str, m: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The dip below the method's own start and a late return to the threshold, in words."""
+    course, base = m.get("course") or {}, summary["baseline"]
+    d, th = course.get("dip") or {}, course.get("threshold") or {}
+    horizon = m.get("horizon")
+    end = f"t = {horizon:,}" if horizon is not None else "the end"
+    out = []
+    if d.get("dipped"):
+        lead = "That is not learning faster. T" if m["verdict"] == "positive" else "T"
+        back = (
+            f"it was back at its start by t = {d['recovered_at']:,}"
+            if d.get("recovered_at") is not None
+            else f"it had not got back to its start by {end}"
+        )
+        out.append(
+            f"{lead}arget training first made {name} worse than it started: its mean return "
+            f"fell from {fmt(d['start'])} at t = 0 (before any target training) to "
+            f"{fmt(d['lowest'])} at t = {d['lowest_at']:,}, and {back} ({d['seeds_dipped']} of "
+            f"{d['seeds']} seeds fell more than {d['tolerance']:.0%} of the score range below "
+            "their own start)."
+        )
+    if th.get("late"):
+        thr = fmt(summary.get("threshold"))
+        first = th["first_reached"]
+        when = "from t = 0" if first == 0 else f"at t = {first:,}"
+        if th.get("back_at") is None:
+            tail = f"and did not get back to it by {end}"
+        else:
+            tail = f"and got back to it only at t = {th['back_at']:,}"
+        out.append(
+            f"{name} reached the threshold ({thr}) {when}, fell below it at t = "
+            f"{th['lost_at']:,} {tail}, after {base} first reached it (t = "
+            f"{th['baseline_reached']:,})."
         )
     return out
 
@@ -70,6 +113,7 @@ def method_paragraph(name: str, summary: dict[str, Any]) -> list[str]:
     """Markdown lines: a heading and one paragraph explaining the method's verdict."""
     m, base = summary["methods"][name], summary["baseline"]
     sentences = _test_sentences(name, m, base)
+    sentences += _course_sentences(name, m, summary)
     sentences += _notable_sentence(m)
     sentences += _total_cost_sentence(name, m, summary)
     sentences += [f"Note: {w}." for w in m.get("warnings") or []]

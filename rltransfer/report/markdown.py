@@ -77,8 +77,8 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
         f"({src.get('low', 'the untrained level')}) and high = {fmt(hi)} "
         f"({src.get('high', 'the target level')}). 0 is untrained, 1 is the target level.",
         "- **Area**: the area under the normalised curve divided by the length of the compared "
-        "budget, i.e. the average normalised score over it. Higher means learned faster and/or "
-        "better.",
+        "budget, i.e. the average normalised score over it. Higher means a better start, faster "
+        "learning and/or a better end; the other metrics and each method's paragraph say which.",
         f"- **Jumpstart**: P(0) of the method minus P(0) of {base}: how much better the method is "
         "before any training on the target task.",
         f"- **Asymptotic gain**: mean return over the evaluation points in the last tenth of the "
