@@ -335,3 +335,9 @@ def test_report_names_the_asymptotic_window_and_summary_records_it() -> None:
     text = render_report(s)
     assert "the 3 of 21 points at t = 9,000, 9,500, 10,000" in text
     assert "last 10% of the grid" not in text
+
+
+def test_how_to_read_explains_the_time_ratio_edge_cases() -> None:
+    text = render_report(analyze(_study(), study="toy", threshold=80.0))
+    assert "has an unbounded ratio (∞)" in text and "reported as not informative" in text
+    assert "Bootstrap resamples in which a curve never gets there are kept" in text

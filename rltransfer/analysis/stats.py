@@ -33,7 +33,9 @@ def percentile_interval(
 ) -> tuple[float, float]:
     """Percentile interval of bootstrap samples of shape (B,).
 
-    ``nan`` samples (statistic undefined on that resample) are dropped. When some samples are
+    ``nan`` samples (statistic undefined on that resample) are dropped: a statistic that can be
+    censored or undefined should give its range to :func:`bounded_percentile_interval` instead,
+    which keeps every resample. When some samples are
     infinite the bounds are order statistics (``lower``/``higher``) so an end may be ``±inf``;
     otherwise they are linearly interpolated. No finite-or-infinite sample gives ``(nan, nan)``.
     """

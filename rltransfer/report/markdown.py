@@ -91,7 +91,11 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
         f"- **Time-to-threshold ratio**: time for {base}'s seed-mean curve to first reach the "
         "threshold, divided by the method's time. Above 1 means the method got there sooner. A "
         "curve that never reaches the threshold is *censored*: its time is only known to exceed "
-        "the budget, so the ratio is reported as a bound, not a number.",
+        "the budget, so the ratio is reported as a bound, not a number. A method already at the "
+        f"threshold at t = 0 has an unbounded ratio (∞); if {base} is already there at t = 0 "
+        "the ratio says nothing about speed and is reported as not informative. Bootstrap "
+        "resamples in which a curve never gets there are kept, at their lowest possible ratio "
+        "for the interval's lower end and their highest for its upper end.",
         f"- **P(improvement)**: the probability that a random seed of the method has a larger "
         f"area than a random seed of {base} (ties count half; Mann–Whitney U / (n·m)). 0.5 means "
         "no difference.",
