@@ -159,3 +159,17 @@ def test_time_ratio_note_says_what_followed_the_first_crossing() -> None:
     plain = analyze(_study(FASTER), study="plain", threshold=THRESHOLD)
     note = plain["methods"]["finetune"]["metrics"]["time_to_threshold_ratio"]["note"]
     assert note is None or "fell below" not in note
+
+
+def test_a_method_that_loses_the_threshold_for_good_is_said_to() -> None:
+    gone = DIPPING.copy()
+    gone[2:] = 300.0  # below 475 from 5,000 on; scratch reaches it at 35,000
+    s = analyze(_study(gone), study="gone", threshold=THRESHOLD)
+    fin = s["methods"]["finetune"]
+    text = " ".join(method_paragraph("finetune", s))
+    assert (
+        "finetune reached the threshold (475) from t = 0, fell below it at t = 2,500 and did not "
+        "get back to it by t = 50,000, while scratch reached it at t = 35,000." in text
+    )
+    assert "did not get back to it, while scratch reached it (t=35,000)" in fin["evidence"]
+    assert "had not got back to its start by t = 50,000" in text

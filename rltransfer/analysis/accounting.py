@@ -202,7 +202,7 @@ def time_ratio_metric(
         out["case"] = "method at t=0"
         out["note"] = (
             f"{method} is at the threshold before any target training (t=0), {baseline} at "
-            f"t={t_b:,.0f}: ratio unbounded (the interval gives its lower end)"
+            f"t={t_b:,.0f}: ratio unbounded"
         )
         interval()
         return out

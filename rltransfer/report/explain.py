@@ -77,14 +77,18 @@ def _course_sentences(name: str, m: dict[str, Any], summary: dict[str, Any]) -> 
         thr = fmt(summary.get("threshold"))
         first = th["first_reached"]
         when = "from t = 0" if first == 0 else f"at t = {first:,}"
+        base_at = th["baseline_reached"]
         if th.get("back_at") is None:
-            tail = f"and did not get back to it by {end}"
+            tail = f"and did not get back to it by {end}, while {base} reached it at t = "
+            tail += f"{base_at:,}"
         else:
-            tail = f"and got back to it only at t = {th['back_at']:,}"
+            tail = (
+                f"and got back to it only at t = {th['back_at']:,}, after {base} first reached it "
+                f"(t = {base_at:,})"
+            )
         out.append(
             f"{name} reached the threshold ({thr}) {when}, fell below it at t = "
-            f"{th['lost_at']:,} {tail}, after {base} first reached it (t = "
-            f"{th['baseline_reached']:,})."
+            f"{th['lost_at']:,} {tail}."
         )
     return out
 
