@@ -11,18 +11,18 @@ present, add what each method transferred.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rltransfer.analysis.curves import UNFINISHED, Curve, load_study_curves
+from rltransfer.analysis.curves import Curve, load_study_curves
 from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.config.parse import FieldError, parse_value
 from rltransfer.config.spec import StudySpec
 from rltransfer.errors import UserError
+from rltransfer.run_meta import UNFINISHED, read_meta
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class AnalysisOptions:
     high: float | None = None
     source_steps: int | None = None
     compare: list[list[str]] = field(default_factory=list)
+    methods: list[str] | None = None
+    """The study's method names; None: every method folder (curves from another tool)."""
+    seeds: list[int] | None = None
+    """The study's seed ids; None: every seed folder."""
 
     @classmethod
     def from_spec(cls, spec: StudySpec) -> AnalysisOptions:
@@ -43,6 +47,8 @@ class AnalysisOptions:
             spec.score_range.high,
             spec.source.timesteps,
             [list(p) for p in spec.compare],
+            [m.name for m in spec.methods],
+            list(spec.seeds),
         )
 
     @classmethod
@@ -76,13 +82,31 @@ class AnalysisOptions:
                 high=get("score_range.high", float | None),
                 source_steps=get("source.timesteps", int | None),
                 compare=get("compare", list[list[str]] | None) or [],
+                methods=_method_names(data.get("methods")),
+                seeds=_seed_ids(get("seeds", list[int] | int | None)),
             )
         except FieldError as e:
             raise UserError(f"{path}: {e}") from None
 
 
-SOURCE_META = Path("source") / "meta.json"
-"""The study's source run's ``meta.json``, relative to the study folder (``rltransfer.study``)."""
+def _method_names(entries: Any) -> list[str] | None:
+    """Method names of a ``study.yaml``'s ``methods`` (names or ``{name, method}`` mappings,
+    with ``scratch`` always in); None when it lists none."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    names = [
+        e if isinstance(e, str) else e.get("name") or e.get("method")
+        for e in entries
+        if isinstance(e, str | dict)
+    ]
+    return list(dict.fromkeys(["scratch", *(n for n in names if isinstance(n, str))]))
+
+
+def _seed_ids(seeds: list[int] | int | None) -> list[int] | None:
+    """A ``study.yaml``'s ``seeds``: a list of ids or a count N (ids 0..N-1)."""
+    if isinstance(seeds, int):
+        return list(range(seeds)) if 0 < seeds <= 100_000 else None
+    return seeds or None
 
 
 def trained_source_steps(root: Path, nominal: int | None) -> tuple[int | None, str | None]:
@@ -92,11 +116,8 @@ def trained_source_steps(root: Path, nominal: int | None) -> tuple[int | None, s
     (what the source really trained: PPO rounds ``source.timesteps`` up to whole rollouts, e.g.
     50,176 for 50,000); otherwise ``nominal`` (``source.timesteps``), or ``(None, None)``.
     """
-    try:
-        meta = json.loads((root / SOURCE_META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = None
-    if isinstance(meta, dict) and meta.get("status") not in UNFINISHED:
+    meta = read_meta(root / "source")
+    if meta is not None and meta.get("status") not in UNFINISHED:
         steps = meta.get("env_steps_trained")
         if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
             return steps, "env_steps_trained in the source run's meta.json"
@@ -116,7 +137,7 @@ def analyse_study_dir(
     from rltransfer.analysis.transfer_summary import add_transfer_summaries
     from rltransfer.report import write_report
 
-    curves = load_study_curves(root)
+    curves = load_study_curves(root, options.methods, options.seeds)
     source_steps, source_steps_from = trained_source_steps(root, options.source_steps)
     summary = analyze(
         curves,

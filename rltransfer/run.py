@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.config.spec import EnvSpec, EvalSpec, MethodSpec, PolicySpec, WandbSpec
-from rltransfer.io import atomic_write_json, atomic_write_text, read_json
+from rltransfer.io import atomic_write_json, atomic_write_text
+from rltransfer.run_meta import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, read_meta
 
-STATUS_COMPLETE = "complete"
-STATUS_FAILED = "failed"
-STATUS_RUNNING = "running"
 MODEL_FILE = "model.zip"
 NORMALIZE_FILE = "normalize.json"
 
@@ -84,11 +82,8 @@ def run_label(spec: RunSpec) -> str:
 
 def finished_run_id(out_dir: Path) -> str | None:
     """The id of the complete run in ``out_dir`` (from its ``meta.json``), or None."""
-    try:
-        m = read_json(out_dir / "meta.json")
-    except (OSError, ValueError):
-        return None
-    if not isinstance(m, dict) or m.get("status") != STATUS_COMPLETE or "run_id" not in m:
+    m = read_meta(out_dir)
+    if m is None or m.get("status") != STATUS_COMPLETE or "run_id" not in m:
         return None
     return str(m["run_id"])
 

@@ -114,3 +114,16 @@ def test_overwrite_deletes_nothing_when_the_executor_cannot_start(tiny_study, tm
             ray_address="127.0.0.1:9",
         )  # fmt: skip
     assert _snapshot(first.out_dir) == before
+
+
+def test_runs_an_earlier_spec_left_behind_are_not_in_the_report(tiny_study, tmp_path) -> None:
+    run_study(tiny_study, out=tmp_path, quiet=True)
+    tiny_study["methods"] = ["scratch", {"name": "ft2", "method": "finetune"}]
+    tiny_study["seeds"] = [0]
+    second = run_study(tiny_study, out=tmp_path, quiet=True)
+    assert set(second.summary["methods"]) == {"ft2"}  # the old finetune folders stay, unread
+    assert second.summary["methods"]["ft2"]["seeds"] == 1
+    assert (second.out_dir / "target" / "finetune" / "seed_1" / "curve.csv").is_file()
+    assert main(["report", str(second.out_dir)]) == 0  # the same from study.yaml alone
+    again = json.loads((second.out_dir / "summary.json").read_text())
+    assert set(again["methods"]) == {"ft2"} and again["methods"]["ft2"]["seeds"] == 1

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from rltransfer.errors import UserError
 from rltransfer.io import atomic_write_text
+from rltransfer.run_meta import UNFINISHED, read_meta
 
 CURVE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes")
 SOURCE_COLUMNS = ("source_return_mean", "source_return_std", "source_episodes")
@@ -169,20 +169,19 @@ def run_dirs(study_dir: str | Path) -> Iterator[tuple[str, int, Path]]:
                 yield method_dir.name, int(m.group(1)), seed_dir
 
 
-UNFINISHED = ("running", "failed")
-"""``meta.json`` statuses of a run whose curve is not a result (``rltransfer.run``)."""
-
-
 def _unfinished(folder: Path) -> bool:
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False  # no meta.json: curves made by another tool
-    return isinstance(meta, dict) and meta.get("status") in UNFINISHED
+    meta = read_meta(folder)  # None: no meta.json, curves made by another tool
+    return meta is not None and meta.get("status") in UNFINISHED
 
 
-def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
-    """Read every ``target/<method>/seed_<k>/curve.csv`` under ``study_dir``.
+def load_study_curves(
+    study_dir: str | Path,
+    methods: Collection[str] | None = None,
+    seeds: Collection[int] | None = None,
+) -> dict[str, dict[int, Curve]]:
+    """Read every ``target/<method>/seed_<k>/curve.csv`` under ``study_dir``; with ``methods``
+    or ``seeds`` (what the study lists), only those: runs an earlier spec left in the folder
+    are not the study's.
 
     Returns ``{method: {seed: Curve}}``. Folders without a ``curve.csv`` are skipped (runs not
     finished), and so are runs whose ``meta.json`` says they are ``running`` or ``failed`` (a
@@ -197,6 +196,10 @@ def load_study_curves(study_dir: str | Path) -> dict[str, dict[int, Curve]]:
         )
     out: dict[str, dict[int, Curve]] = {}
     for method, seed, folder in run_dirs(study_dir):
+        if (methods is not None and method not in methods) or (
+            seeds is not None and seed not in seeds
+        ):
+            continue
         if (folder / "curve.csv").exists() and not _unfinished(folder):
             out.setdefault(method, {})[seed] = read_curve(folder / "curve.csv")
     if not out:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.analysis.curves import run_dirs
+from rltransfer.run_meta import STATUS_COMPLETE, read_meta
 
 SIGNATURE = (
     ("transferred", "what was transferred"),
@@ -50,11 +51,8 @@ def load_run_metas(study_dir: str | Path) -> dict[str, dict[int, dict[str, Any]]
     found as for the curves); unreadable or unfinished ``meta.json`` files are left out."""
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for method, seed, folder in run_dirs(study_dir):
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict) and meta.get("status") == "complete":
+        meta = read_meta(folder)
+        if meta is not None and meta.get("status") == STATUS_COMPLETE:
             out.setdefault(method, {})[seed] = meta
     return out
 
