@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from rltransfer import __version__
-from rltransfer.config.spec import DEVICES, WANDB_MODES
+from rltransfer.config.spec import DEVICES, WANDB_MODES, return_problem
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.paths import existing_dir
 
@@ -175,6 +175,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     root = existing_dir(args.dir, "DIR")
     options = AnalysisOptions.from_folder(root)
     if args.threshold is not None:
+        problem = return_problem(args.threshold)
+        if problem:
+            raise UserError(f"--threshold: {problem}")
         options = replace(options, threshold=args.threshold)
     summary, _, paths = analyse_study_dir(root, options)
     _print_verdicts(summary, paths)

@@ -20,7 +20,7 @@ import yaml
 from rltransfer.analysis.curves import Curve, load_study_curves
 from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.config.parse import FieldError, parse_value
-from rltransfer.config.spec import StudySpec
+from rltransfer.config.spec import StudySpec, return_problem
 from rltransfer.errors import UserError
 from rltransfer.run_meta import UNFINISHED, read_meta
 
@@ -75,6 +75,10 @@ class AnalysisOptions:
             return parse_value(tp, node, dotted)
 
         try:
+            for key in ("threshold", "score_range.low", "score_range.high"):
+                value = get(key, float | None)
+                if value is not None and return_problem(value):
+                    raise FieldError(key, return_problem(value) or "")
             return cls(
                 study=get("name", str | None) or root.resolve().name,
                 threshold=get("threshold", float | None),

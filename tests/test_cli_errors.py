@@ -230,3 +230,10 @@ def test_probe_sizes_below_one_exit_2(tmp_path, capsys, option):
     argv = ["probe", "--encoder", "tiny_cnn", "--images", str(images), option, "0"]
     err = _exit_2(argv, capsys)
     assert f"{option}: must be >= 1, got 0" in err
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "nan"])
+def test_report_threshold_out_of_range_exits_2(value, tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--threshold", value]) == 2
+    err = capsys.readouterr().err
+    assert "--threshold: must be a return in" in err and "Traceback" not in err

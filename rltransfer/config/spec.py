@@ -6,6 +6,7 @@ mistake with the file and the dotted field name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,6 +39,19 @@ class EnvSpec:
 GROUP_MODES = ("freeze", "finetune", "reinit")
 WANDB_MODES = ("offline", "online", "disabled")
 DEVICES = ("auto", "cpu", "cuda")
+MAX_RETURN = 1e12
+"""The largest return magnitude accepted for ``threshold`` and ``score_range``: the normalised
+score divides by (high - low), and returns far beyond this lose their precision in float64."""
+
+
+def return_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a return (a threshold, a score bound), or None."""
+    if not math.isfinite(value) or abs(value) > MAX_RETURN:
+        return (
+            f"must be a return in [-{MAX_RETURN:g}, {MAX_RETURN:g}] (larger values overflow "
+            f"the normalised scores), got {value:g}"
+        )
+    return None
 
 
 @dataclass

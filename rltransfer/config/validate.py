@@ -17,7 +17,7 @@ from rltransfer.arguments import check_net_arch
 from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
 from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.spec import DEVICES, WANDB_MODES, MethodSpec, StudySpec
+from rltransfer.config.spec import DEVICES, WANDB_MODES, MethodSpec, StudySpec, return_problem
 from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
@@ -33,9 +33,6 @@ MAX_SEED_OFFSET = 100_000
 """Room for what the code adds to a run's seed: the evaluation env's offset
 (``rltransfer.study.EVAL_SEED_OFFSET``), the methods' own (reuse, distill: at most 30 000),
 besides the index of each env copy, which ``_check_seeds`` adds itself."""
-MAX_RETURN = 1e12
-"""The largest return magnitude accepted for ``threshold`` and ``score_range``: the normalised
-score divides by (high - low), and returns far beyond this lose their precision in float64."""
 BASELINE = "scratch"
 
 
@@ -301,12 +298,9 @@ def _check_returns(spec: StudySpec) -> None:
     values = [("threshold", spec.threshold), ("score_range.low", spec.score_range.low)]
     values.append(("score_range.high", spec.score_range.high))
     for path, value in values:
-        if value is not None and abs(value) > MAX_RETURN:
-            raise FieldError(
-                path,
-                f"must be a return in [-{MAX_RETURN:g}, {MAX_RETURN:g}] (larger values overflow "
-                f"the normalised scores), got {value:g}",
-            )
+        problem = return_problem(value) if value is not None else None
+        if problem:
+            raise FieldError(path, problem)
 
 
 def _check_eval_on_source(spec: StudySpec) -> None:
