@@ -67,3 +67,17 @@ def test_without_scratch_exits_2(tmp_path, capsys):
     _write(tmp_path, "warmstart", 0, np.linspace(0, 1, len(GRID)))
     assert main(["report", str(tmp_path)]) == 2
     assert "scratch" in capsys.readouterr().err
+
+
+def test_a_damaged_multitask_source_curve_leaves_the_section_out(tmp_path):
+    from rltransfer.analysis.source_tasks import source_tasks
+
+    src = tmp_path / "source"
+    src.mkdir()
+    (src / "meta.json").write_text(
+        '{"status": "complete", "tasks": [{"id": "a"}], "heads": "multi"}'
+    )
+    (src / "curve.csv").write_text("timesteps,task0_return_mean\nnot-a-number,1.0\n")
+    assert source_tasks(tmp_path) is None
+    (src / "curve.csv").write_text("timesteps,task0_return_mean,task0_return_std\n512,3.5,0.5\n")
+    assert source_tasks(tmp_path)["tasks"][0]["final_return"] == 3.5

@@ -36,13 +36,17 @@ def source_tasks(study_dir: str | Path) -> dict[str, Any] | None:
         return None
     last = rows[-1]
     out = []
-    for k, env in enumerate(tasks):
-        mean_col, std_col = task_columns(k)
-        out.append(
-            {
-                "env": env,
-                "final_return": float(last.get(mean_col, "nan")),
-                "final_std": float(last.get(std_col, "nan")),
-            }
-        )
-    return {"heads": meta.get("heads"), "timesteps": int(last["timesteps"]), "tasks": out}
+    try:  # a damaged source curve leaves the section out, as a missing one does
+        for k, env in enumerate(tasks):
+            mean_col, std_col = task_columns(k)
+            out.append(
+                {
+                    "env": env,
+                    "final_return": float(last.get(mean_col) or "nan"),
+                    "final_std": float(last.get(std_col) or "nan"),
+                }
+            )
+        timesteps = int(last["timesteps"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"heads": meta.get("heads"), "timesteps": timesteps, "tasks": out}
