@@ -418,3 +418,17 @@ def test_a_pickled_weights_file_gets_our_advice(tiny_study, study_exit_2, tmp_pa
     err = study_exit_2(tiny_study)
     assert "policy.weights:" in err and ".safetensors" in err and "state_dict()" in err
     assert "weights_only=False" not in err and "weights_only` set to `False" not in err
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"groups": {"all": "freeze", "output": {"unfreeze_at": 10**9}}}, "unfreeze_at"),
+        ({"groups": {"all": "freeze"}, "progressive": 384}, "progressive"),
+    ],
+)
+def test_unfreezing_after_the_budget_exits_2(options, field, tiny_study, study_exit_2):
+    tiny_study["methods"] = ["scratch", {"name": "lw", "method": "layerwise", **options}]
+    err = study_exit_2(tiny_study)
+    assert f"methods[1].{'groups.output.' if field == 'unfreeze_at' else ''}{field}" in err
+    assert "must be below the target budget (384 env steps)" in err

@@ -189,6 +189,7 @@ def _check_methods(
                 join(path, "name"), f"'{BASELINE}' names the baseline, and only the baseline"
             )
         method = cls(cls.parse_options(m.options, path))
+        _check_unfreezing_in_budget(method.options, path, spec.target.timesteps)
         if m.source is not None and not cls.needs_source:
             raise FieldError(join(path, "source"), f"'{m.method}' uses no source agent")
         if cls.needs_source:
@@ -197,6 +198,27 @@ def _check_methods(
         if type(method).check_groups is not TransferMethod.check_groups:
             grouped.append((method, path))  # options live in the method's own mapping
     return grouped
+
+
+def _check_unfreezing_in_budget(options: object, path: str, budget: int) -> None:
+    """A layer group set to unfreeze (``groups.<g>.unfreeze_at``, ``progressive``) must do so
+    within the target budget, or it never trains (and perhaps nothing does)."""
+    groups = getattr(options, "groups", None)
+    for name, g in (groups or {}).items() if isinstance(groups, dict) else ():
+        at = getattr(g, "unfreeze_at", None)
+        if at is not None and at >= budget:
+            raise FieldError(
+                join(join(join(path, "groups"), name), "unfreeze_at"),
+                f"must be below the target budget ({budget} env steps), got {at}: the group "
+                "would never unfreeze",
+            )
+    every = getattr(options, "progressive", None)
+    if isinstance(every, int) and not isinstance(every, bool) and every >= budget:
+        raise FieldError(
+            join(path, "progressive"),
+            f"must be below the target budget ({budget} env steps), got {every}: no group "
+            "would unfreeze",
+        )
 
 
 def validate_study(spec: StudySpec) -> None:
