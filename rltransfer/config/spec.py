@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rltransfer.config.parse import FieldError, join
+
 
 @dataclass
 class WrapperSpec:
@@ -82,6 +84,26 @@ class GroupSpec:
             if "unfreeze_at" in data:
                 return {"mode": "freeze", **data}
         return data
+
+    def check(self, path: str) -> None:
+        """Mode, LR multiplier and unfreezing step, wherever a group is set (``policy.groups``,
+        a method's ``groups``); the budget bound is checked where the budget is known."""
+        if self.mode not in GROUP_MODES:
+            raise FieldError(
+                join(path, "mode"), f"must be one of {', '.join(GROUP_MODES)}, got '{self.mode}'"
+            )
+        if self.lr <= 0:
+            raise FieldError(join(path, "lr"), f"the LR multiplier must be > 0, got {self.lr}")
+        if self.unfreeze_at is not None:
+            if self.mode != "freeze":
+                raise FieldError(
+                    join(path, "unfreeze_at"),
+                    f"only a frozen group can unfreeze, not '{self.mode}'",
+                )
+            if self.unfreeze_at < 0:
+                raise FieldError(
+                    join(path, "unfreeze_at"), f"must be >= 0 env steps, got {self.unfreeze_at}"
+                )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.spec import GROUP_MODES, GroupSpec
+from rltransfer.config.spec import GroupSpec
 
 NormalizationMode = Literal["reuse", "reestimate", "blend"]
 """What happens to the source's normalisation statistics (``rltransfer.methods.normalization``)."""
@@ -35,23 +35,8 @@ def check_selectors(selectors: list[str], path: str) -> None:
 
 
 def check_group_specs(groups: dict[str, GroupSpec], path: str) -> None:
-    """Selectors, modes, LR multipliers and unfreezing steps of a ``groups`` option."""
+    """The selectors of a ``groups`` option (each ``GroupSpec`` checked itself when parsed)."""
     check_selectors(list(groups), path)
-    for name, spec in groups.items():
-        at = join(path, name)
-        if spec.mode not in GROUP_MODES:
-            raise FieldError(
-                join(at, "mode"), f"must be one of {', '.join(GROUP_MODES)}, got '{spec.mode}'"
-            )
-        if spec.lr <= 0:
-            raise FieldError(join(at, "lr"), f"must be > 0, got {spec.lr}")
-        if spec.unfreeze_at is not None:
-            if spec.mode != "freeze":
-                raise FieldError(join(at, "unfreeze_at"), "applies to frozen groups only")
-            if spec.unfreeze_at < 0:
-                raise FieldError(
-                    join(at, "unfreeze_at"), f"must be >= 0 env steps, got {spec.unfreeze_at}"
-                )
 
 
 def _check_positive(options: object, names: tuple[str, ...], path: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.spec import GROUP_MODES, PolicySpec, StudySpec
+from rltransfer.config.spec import PolicySpec, StudySpec
 from rltransfer.errors import did_you_mean
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.features import NORMS, POOLS, tap_names
@@ -77,22 +77,12 @@ def _check_groups(encoder: Encoder, policy: PolicySpec, timesteps: int) -> dict[
                 f"unknown layer group of {encoder.name} (groups: {names}; or 'all')"
                 f"{did_you_mean(key, list(encoder.groups))}",
             )
-        if g.mode not in GROUP_MODES:
+        # mode, lr and the sign of unfreeze_at: GroupSpec.check, when the study was parsed
+        if g.unfreeze_at is not None and g.unfreeze_at >= timesteps:
             raise FieldError(
-                join(path, "mode"), f"must be one of {', '.join(GROUP_MODES)}, got '{g.mode}'"
+                join(path, "unfreeze_at"),
+                f"must be in [0, {timesteps}) (the target budget), got {g.unfreeze_at}",
             )
-        if g.lr <= 0:
-            raise FieldError(join(path, "lr"), f"the LR multiplier must be > 0, got {g.lr}")
-        if g.unfreeze_at is not None:
-            if g.mode != "freeze":
-                raise FieldError(
-                    join(path, "unfreeze_at"), f"only a frozen group can unfreeze, not '{g.mode}'"
-                )
-            if not 0 <= g.unfreeze_at < timesteps:
-                raise FieldError(
-                    join(path, "unfreeze_at"),
-                    f"must be in [0, {timesteps}) (the target budget), got {g.unfreeze_at}",
-                )
     return resolve_groups(encoder, policy.groups)
 
 
