@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rltransfer.config.spec import WandbSpec
 from rltransfer.errors import UserError
-from rltransfer.tracking.resolve import mode_origin, resolve_wandb
+from rltransfer.tracking.resolve import mode_origin, resolve_wandb, sync_command
 
 CHECK_TIMEOUT_S = 15.0
 """Longest wait for the reachability check, in seconds (DNS included)."""
@@ -125,11 +125,6 @@ def check_reachable(url: str, timeout: float = CHECK_TIMEOUT_S) -> str | None:
     return None if status == OK else reason
 
 
-def sync_command(wandb_root: str | Path) -> str:
-    """The command that uploads a study's offline runs later."""
-    return f"wandb sync {Path(wandb_root) / 'wandb'}/offline-run-*"
-
-
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -148,9 +143,6 @@ def preflight(
     unreachable or not answering its API (``check_server``, at most ``timeout`` seconds)
     returns the settings with ``mode: offline`` after calling ``warn`` with the reason and the
     ``wandb sync`` command."""
-    from rltransfer.tracking import wandb_tracker
-
-    wandb_tracker.online_failed.clear()  # a new study tries online again
     resolved = resolve_wandb(spec)
     if resolved.mode != "online":
         return resolved

@@ -33,6 +33,11 @@ SUMMARY_ID = "summary"
 """The run-id part of a study's summary run."""
 
 
+def sync_command(wandb_root: str | Path) -> str:
+    """The command that uploads a study's offline runs later."""
+    return f"wandb sync {Path(wandb_root) / 'wandb'}/offline-run-*"
+
+
 def resolve_wandb(spec: WandbSpec, environ: Mapping[str, str] | None = None) -> WandbSpec:
     """``spec`` with every unset field filled from ``WANDB_*`` (``environ``, default
     ``os.environ``), else the default. Idempotent. ``dir`` becomes an absolute path (None: the

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.config.spec import WandbSpec
-from rltransfer.tracking.preflight import sync_command
-from rltransfer.tracking.resolve import resolve_wandb
+from rltransfer.tracking.resolve import resolve_wandb, sync_command
 
 NEGATIVE_TAG = "negative-transfer"
 STEP_METRICS = ("eval", "eval_source", "transfer", "train", "rollout", "time")
@@ -28,7 +27,9 @@ def _disabled(spec: WandbSpec) -> bool:
     return resolve_wandb(spec).mode == "disabled"
 
 
-online_failed: list[str] = []
+_online_failed: dict[str, str] = {}
+"""W&B folder → why an online init failed there: later runs of that study, in this process,
+log offline at once. Keyed by folder, so another study in the same process tries online again."""
 """Set when an online ``wandb.init`` failed in this process (the error's type)."""
 
 INIT_TIMEOUT_S = 30.0
@@ -69,10 +70,11 @@ def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_SILENT", "true")
     args = dict(project=spec.project, entity=spec.entity, dir=str(root), **kwargs)
-    if spec.mode == "online" and online_failed:
+    failed_before = _online_failed.get(str(root))
+    if spec.mode == "online" and failed_before:
         print(
             f"warning: W&B run {kwargs.get('name') or kwargs.get('id')}: logging offline, as W&B "
-            f"failed earlier in this process ({online_failed[0]}). Upload later with: "
+            f"failed earlier in this process ({failed_before}). Upload later with: "
             f"{sync_command(root)}",
             file=sys.stderr,
             flush=True,
@@ -81,7 +83,7 @@ def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
         try:
             return wandb.init(mode="online", settings=_settings(), **args)
         except Exception as e:
-            online_failed.append(type(e).__name__)
+            _online_failed[str(root)] = type(e).__name__
             print(
                 f"warning: W&B run {kwargs.get('name') or kwargs.get('id')}: online init failed "
                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); logging "
