@@ -2,7 +2,8 @@
 
 A folder needs ``target/<method>/seed_<k>/curve.csv`` files (one method being ``scratch``). An
 optional ``study.yaml`` supplies ``name``, ``threshold``, ``score_range: {low, high}`` and
-``source.timesteps`` (the source's cost, for the total-cost accounting); any other key is ignored.
+``source.timesteps`` (the source's cost, for the total-cost accounting) and
+``equivalence_margin`` (TOST for inconclusive verdicts); any other key is ignored.
 The cost charged is what the source really trained, ``env_steps_trained`` in
 ``source/meta.json``, when a finished source run records it (:func:`trained_source_steps`).
 Curves with the source columns (``eval.on_source``) add forgetting; runs' ``meta.json`` files, when
@@ -20,7 +21,7 @@ import yaml
 from rltransfer.analysis.curves import Curve, load_study_curves
 from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.config.parse import FieldError, parse_value
-from rltransfer.config.spec import StudySpec, return_problem
+from rltransfer.config.spec import StudySpec, margin_problem, return_problem
 from rltransfer.errors import UserError
 from rltransfer.run_meta import UNFINISHED, read_meta
 
@@ -37,6 +38,9 @@ class AnalysisOptions:
     """The study's method names; None: every method folder (curves from another tool)."""
     seeds: list[int] | None = None
     """The study's seed ids; None: every seed folder."""
+    equivalence_margin: float | None = None
+    """Normalised-area margin of the equivalence test (TOST) of inconclusive verdicts; None: no
+    equivalence test."""
 
     @classmethod
     def from_spec(cls, spec: StudySpec) -> AnalysisOptions:
@@ -49,6 +53,7 @@ class AnalysisOptions:
             [list(p) for p in spec.compare],
             [m.name for m in spec.methods],
             list(spec.seeds),
+            equivalence_margin=spec.equivalence_margin,
         )
 
     @classmethod
@@ -79,6 +84,9 @@ class AnalysisOptions:
                 value = get(key, float | None)
                 if value is not None and return_problem(value):
                     raise FieldError(key, return_problem(value) or "")
+            margin = get("equivalence_margin", float | None)
+            if margin is not None and margin_problem(margin):
+                raise FieldError("equivalence_margin", margin_problem(margin) or "")
             return cls(
                 study=get("name", str | None) or root.resolve().name,
                 threshold=get("threshold", float | None),
@@ -88,6 +96,7 @@ class AnalysisOptions:
                 compare=get("compare", list[list[str]] | None) or [],
                 methods=_method_names(data.get("methods")),
                 seeds=_seed_ids(get("seeds", list[int] | int | None)),
+                equivalence_margin=margin,
             )
         except FieldError as e:
             raise UserError(f"{path}: {e}") from None
@@ -152,6 +161,7 @@ def analyse_study_dir(
         source_steps=source_steps,
         source_steps_from=source_steps_from,
         compare=options.compare,
+        equivalence_margin=options.equivalence_margin,
     )
     add_transfer_summaries(summary, root)
     tasks = source_tasks(root)  # a multi-task source's per-task final returns

@@ -5,7 +5,7 @@ Shape of the result (every number is finite or ``None``; nothing else is NaN-lik
     {"study", "baseline", "threshold", "score_range": {"low", "high"},
      "score_range_source": {"low", "high"} (in words), "grid": [t, ...],
      "source_steps", "source_steps_from", "total_cost_note",
-     "verdict_rule": {"test", "statistic", "accounting", "alpha"},
+     "verdict_rule": {"test", "statistic", "accounting", "alpha", "equivalence_margin"},
      "bootstrap": {"resamples", "confidence", "seed"}, "warnings": [str, ...],
      "baseline_stats": {"seeds", "final_return", "area", "time_to_threshold", "horizon"},
      "methods": {name: {"verdict", "evidence", "seeds", "seeds_needed", "final_return", "area",
@@ -17,6 +17,11 @@ Shape of the result (every number is finite or ``None``; nothing else is NaN-lik
                         "metrics_total_cost": same shape as "metrics", or None,
                         "tests": {"welch_area": {"t", "p", "alpha", "diff", "sd_method",
                                                  "sd_baseline"}},
+                        "equivalence": {"margin", "ci90": [lo, hi], "p_lower", "p_upper",
+                                        "result", "seeds_needed", ...} or None (only when the
+                                       study sets ``equivalence_margin``; None unless the
+                                       verdict is inconclusive, see
+                                       :mod:`rltransfer.analysis.equivalence`),
                         "forgetting": {...} (only with source columns, see
                                       :mod:`rltransfer.analysis.forgetting`)}}}
 
@@ -62,12 +67,13 @@ def _method_summary(
     seed: int,
     n_res: int,
     baseline: str,
+    margin: float | None = None,
 ) -> dict[str, Any]:
     """Everything about one method, from its seed pairs with the baseline."""
     m, tr, base, grid = pair.method, pair.transfer, pair.baseline, pair.grid
     a_t = M.area(M.normalise(tr, lo, hi), grid)
     a_b = M.area(M.normalise(base, lo, hi), grid)
-    dec = decide(a_t, a_b, baseline=baseline)
+    dec = decide(a_t, a_b, baseline=baseline, margin=margin)
     rng = method_rng(seed, m)
     metrics = target_only_metrics(tr, base, grid, a_t, a_b, threshold, rng, n_res, baseline, m)
     total = None
@@ -96,7 +102,7 @@ def _method_summary(
             "did not get back to it" if back is None else f"got back to it at t={back:,}"
         )
         ttt["note"] = "; ".join(n for n in (ttt["note"], later) if n)
-    return {
+    out: dict[str, Any] = {
         "verdict": dec.verdict,
         "evidence": with_notes(dec.evidence, notable, clauses),
         "seeds": int(len(tr)),
@@ -122,10 +128,17 @@ def _method_summary(
             }
         },
     }
+    if margin is not None:  # the key only when asked for: other summaries keep their shape
+        out["equivalence"] = dec.equivalence
+    return out
 
 
 def _check_inputs(
-    threshold: float | None, low: float | None, high: float | None, source_steps: int | None
+    threshold: float | None,
+    low: float | None,
+    high: float | None,
+    source_steps: int | None,
+    margin: float | None = None,
 ) -> None:
     for name, value in (("threshold", threshold), ("low", low), ("high", high)):
         if value is not None and not np.isfinite(value):
@@ -136,6 +149,12 @@ def _check_inputs(
         or source_steps < 0
     ):
         raise UserError(f"source_steps must be a whole number >= 0, got {source_steps!r}")
+    if margin is not None and (
+        isinstance(margin, bool)
+        or not isinstance(margin, int | float | np.integer | np.floating)
+        or not (np.isfinite(margin) and margin > 0)
+    ):
+        raise UserError(f"equivalence_margin must be a finite number > 0, got {margin!r}")
 
 
 def analyze(
@@ -151,6 +170,7 @@ def analyze(
     source_steps: int | None = None,
     source_steps_from: str | None = None,
     compare: list[list[str]] | None = None,
+    equivalence_margin: float | None = None,
 ) -> dict[str, Any]:
     """Compare every method with ``baseline`` seed pair by seed pair; see the module docstring.
 
@@ -162,8 +182,10 @@ def analyze(
     ``source_steps`` (``N_s``) enables the total-cost accounting, which charges ``N_s`` to every
     method but the baseline; the verdict always uses the target-only accounting.
     ``source_steps_from`` says in words where ``N_s`` came from (``summary["source_steps_from"]``).
+    ``equivalence_margin`` (normalised-area units, > 0): an inconclusive verdict also gets a TOST
+    of equivalence within ``±margin`` (``methods.NAME.equivalence``); the verdict word is kept.
     """
-    _check_inputs(threshold, low, high, source_steps)
+    _check_inputs(threshold, low, high, source_steps, equivalence_margin)
     aligned = align_study(curves, baseline)
     if not aligned.pairs:
         raise UserError(f"nothing to compare: only the baseline '{baseline}' has curves")
@@ -185,7 +207,17 @@ def analyze(
     if threshold is not None:
         t_base = _F(M.time_to_threshold(base_all.mean(axis=0), b_grid, threshold))
     out_methods = {
-        m: _method_summary(pair, lo, hi, threshold, source_steps, seed, n_resamples, baseline)
+        m: _method_summary(
+            pair,
+            lo,
+            hi,
+            threshold,
+            source_steps,
+            seed,
+            n_resamples,
+            baseline,
+            None if equivalence_margin is None else float(equivalence_margin),
+        )
         for m, pair in aligned.pairs.items()
     }
     forgetting = forgetting_summary(
@@ -234,6 +266,7 @@ def analyze(
             "statistic": "per-seed area under the normalised curve",
             "accounting": "target-only",
             "alpha": ALPHA,
+            "equivalence_margin": None if equivalence_margin is None else float(equivalence_margin),
         },
         "bootstrap": {"resamples": n_resamples, "confidence": DEFAULT_CONFIDENCE, "seed": seed},
         "warnings": warnings,

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from rltransfer.analysis.equivalence import equivalence, equivalence_sentence
 from rltransfer.analysis.power import seeds_needed
 from rltransfer.analysis.text import fmt_metric
 
@@ -77,6 +78,9 @@ class Decision:
     sd_baseline: float | None
     seeds_needed: int | None
     reason: str | None = None
+    equivalence: dict[str, Any] | None = None
+    """TOST within the study's ``equivalence_margin`` (:func:`equivalence.equivalence`); only for
+    an inconclusive verdict with a margin set, else ``None``."""
 
 
 def fmt_p(p: float) -> str:
@@ -117,12 +121,17 @@ def decide(
     *,
     baseline: str = "scratch",
     alpha: float = ALPHA,
+    margin: float | None = None,
 ) -> Decision:
     """Verdict, the test behind it, and a plain-words evidence sentence.
 
     Args:
         area_method: (S,) per-seed normalised area of the method (seed pairs with the baseline).
         area_baseline: (S,) the baseline's, same seeds in the same order.
+        margin: the study's ``equivalence_margin`` (normalised-area units), or ``None``. When set
+            and the verdict is inconclusive, ``equivalence`` holds a TOST within ``±margin``
+            (each one-sided test at ``alpha``) and the evidence says its answer; the verdict
+            word itself never changes.
     """
     a = np.asarray(area_method, dtype=np.float64)
     b = np.asarray(area_baseline, dtype=np.float64)
@@ -132,9 +141,12 @@ def decide(
     sd_a, sd_b = _sd(a), _sd(b)
     head = f"area under the normalised curve {a.mean():.3g} vs {b.mean():.3g} for {baseline}"
     reason = _reason(a, b)
+    eq = None
+    if margin is not None and verdict == "inconclusive":
+        eq = equivalence(a, b, margin, alpha)
     if reason is not None:
         return Decision(
-            verdict, f"{head}; no test: {reason}.", None, None, diff, sd_a, sd_b, None, reason
+            verdict, f"{head}; no test: {reason}.", None, None, diff, sd_a, sd_b, None, reason, eq
         )
     stat = f"(Welch t={t:.3g}, {fmt_p(p)}, {min(len(a), len(b))} seed pairs)"
     needed = None
@@ -144,11 +156,20 @@ def decide(
         evidence = f"{head} {stat}: transfer did worse over the budget."
     else:
         needed = seeds_needed(diff, sd_a or 0.0, sd_b or 0.0, alpha=alpha, power=POWER)
-        evidence = (
-            f"{head} {stat}: no significant difference at alpha={alpha:g}; "
-            f"{seeds_sentence(needed, diff)}."
-        )
-    return Decision(verdict, evidence, t, p, diff, sd_a, sd_b, needed)
+        detect = seeds_sentence(needed, diff)
+        if eq is None:
+            evidence = f"{head} {stat}: no significant difference at alpha={alpha:g}; {detect}."
+        elif eq["result"] == "equivalent":
+            evidence = (
+                f"{head} {stat}: no significant difference at alpha={alpha:g}, "
+                f"{equivalence_sentence(eq, baseline)}."
+            )
+        else:
+            evidence = (
+                f"{head} {stat}: no significant difference at alpha={alpha:g}, "
+                f"{equivalence_sentence(eq, baseline)}; {detect}."
+            )
+    return Decision(verdict, evidence, t, p, diff, sd_a, sd_b, needed, None, eq)
 
 
 # Metrics worth a mention beside the verdict, with their no-effect value. The area ratio and

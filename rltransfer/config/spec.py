@@ -56,6 +56,13 @@ def return_problem(value: float) -> str | None:
     return None
 
 
+def margin_problem(value: float) -> str | None:
+    """Why ``value`` cannot be an ``equivalence_margin`` (normalised-area units), or None."""
+    if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
+        return f"must be a finite number > 0 (in normalised-area units), got {value:g}"
+    return None
+
+
 @dataclass
 class GroupSpec:
     """What training does to one layer group of the encoder.
@@ -301,6 +308,18 @@ class StudySpec:
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     device: str = "auto"
+    equivalence_margin: float | None = None
+    """Normalised-area units (the verdict's per-seed area: the average normalised score over the
+    compared budget, 0 untrained, 1 the target level). When set, an inconclusive verdict also
+    says whether the method is equivalent to scratch within ± this margin (two one-sided Welch
+    tests, each at alpha = 0.05) or how many seed pairs would show it. Never part of a run id."""
+
+    def check(self, path: str) -> None:
+        """The study's own range checks, run when parsed (``equivalence_margin`` > 0)."""
+        if self.equivalence_margin is not None:
+            problem = margin_problem(self.equivalence_margin)
+            if problem:
+                raise FieldError(join(path, "equivalence_margin"), problem)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain data, in the study-file format."""

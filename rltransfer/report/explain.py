@@ -12,6 +12,60 @@ def _headline(verdict: str) -> str:
     return "inconclusive" if verdict == "inconclusive" else f"{verdict} transfer"
 
 
+def headline(m: dict[str, Any], base: str) -> str:
+    """The verdict word, and for an inconclusive one with an equivalence test its answer:
+    ``"inconclusive, but equivalent to scratch within ±0.05"``."""
+    eq = m.get("equivalence")
+    if m["verdict"] != "inconclusive" or not eq:
+        return _headline(m["verdict"])
+    margin = f"±{eq['margin']:.3g}"
+    if eq["result"] == "equivalent":
+        return f"inconclusive, but equivalent to {base} within {margin}"
+    return f"inconclusive, equivalence within {margin} not shown"
+
+
+def _equivalence_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
+    """The TOST of an inconclusive verdict in words (``[]`` when the study set no margin)."""
+    eq = m.get("equivalence")
+    if not eq:
+        return []
+    margin = eq["margin"]
+    within = f"within ±{margin:.3g} normalised area (the study's `equivalence_margin`)"
+    if eq.get("reason"):
+        return [f"Equivalence {within} could not be tested either ({eq['reason']})."]
+    lo, hi = eq["ci90"]
+    ci = f"[{lo:.2g}, {hi:.2g}]"
+    ps = f"one-sided {fmt_p(eq['p_lower'])} and {fmt_p(eq['p_upper'])}"
+    if eq["result"] == "equivalent":
+        return [
+            f"Two one-sided tests (TOST, Welch, each at α = {eq['alpha']:g}) show {name} "
+            f"equivalent to {base} {within}: the 90% confidence interval of the difference, "
+            f"{ci}, lies inside ±{margin:.3g} ({ps}). Whatever difference there is, it is "
+            "smaller than the margin the study set as negligible."
+        ]
+    n = eq.get("seeds_needed")
+    if n is None:
+        more = "more than 1000 seed pairs would be needed to show it"
+    else:
+        more = (
+            f"about {n} seed pairs would show it {eq['power']:.0%} of the time if the true "
+            f"difference were {eq['assumed_diff']:g} and the spread across seeds as observed"
+        )
+    diff = eq.get("diff")
+    outside = ""
+    if diff is not None and abs(diff) >= margin:
+        outside = (
+            f" The observed difference itself, {diff:+.2g}, is outside the margin, so more seeds "
+            "may as well show a difference."
+        )
+    return [
+        f"Nor could two one-sided tests (TOST, Welch, each at α = {eq['alpha']:g}) show {name} "
+        f"equivalent to {base} {within}: the 90% confidence interval of the difference, {ci}, "
+        f"is not inside ±{margin:.3g} ({ps}). The study is underpowered for this question: "
+        f"{more}.{outside}"
+    ]
+
+
 def _test_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
     welch = m["tests"]["welch_area"]
     alpha = welch.get("alpha", ALPHA)
@@ -26,7 +80,7 @@ def _test_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
     if welch.get("p") is None:
         why = m["evidence"].split("no test: ", 1)[-1].rstrip(".")
         out.append(f"The two-sided Welch t-test could not be run ({why}), so it is inconclusive.")
-        return out
+        return out + _equivalence_sentences(name, m, base)
     diff = welch.get("diff") or 0.0
     verb = "is" if welch["p"] < alpha else "is not"
     out.append(
@@ -44,11 +98,16 @@ def _test_sentences(name: str, m: dict[str, Any], base: str) -> list[str]:
             f"So {name} scored lower than {base} on average over the target budget: a worse "
             "start, slower learning and/or a worse end."
         )
+    elif (m.get("equivalence") or {}).get("result") == "equivalent":
+        out.append(f"A difference that is not significant does not by itself show that {name}")
+        out[-1] += f" and {base} are equal, but here a test of equivalence does."
+        out += _equivalence_sentences(name, m, base)
     else:
         out.append(
             f"This does not show that {name} and {base} are equal: "
             f"{seeds_sentence(m.get('seeds_needed'), diff)}."
         )
+        out += _equivalence_sentences(name, m, base)
     return out
 
 
@@ -121,4 +180,4 @@ def method_paragraph(name: str, summary: dict[str, Any]) -> list[str]:
     sentences += _notable_sentence(m)
     sentences += _total_cost_sentence(name, m, summary)
     sentences += [f"Note: {w}." for w in m.get("warnings") or []]
-    return [f"### {name}: {_headline(m['verdict'])}", "", " ".join(sentences), ""]
+    return [f"### {name}: {headline(m, base)}", "", " ".join(sentences), ""]

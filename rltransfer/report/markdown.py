@@ -10,7 +10,7 @@ from rltransfer.analysis.comparisons import comparison_lines
 from rltransfer.analysis.metrics import asymptotic_window
 from rltransfer.analysis.text import fmt, fmt_metric
 from rltransfer.analysis.verdict import ALPHA, CALIBRATION
-from rltransfer.report.explain import method_paragraph
+from rltransfer.report.explain import headline, method_paragraph
 from rltransfer.report.sections import (
     forgetting_section,
     source_tasks_section,
@@ -32,7 +32,7 @@ ACCOUNTINGS = (("metrics", "target-only"), ("metrics_total_cost", "total cost"))
 def _answers(summary: dict[str, Any]) -> list[str]:
     lines = []
     for name, m in summary["methods"].items():
-        head = "inconclusive" if m["verdict"] == "inconclusive" else f"{m['verdict']} transfer"
+        head = headline(m, summary["baseline"])
         lines.append(f"- **{name}: {head}** — {m['evidence']}")
     return lines
 
@@ -108,6 +108,23 @@ def _metric_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def _equivalence_rule(summary: dict[str, Any]) -> str:
+    """The equivalence test in the verdict rule's words ('' when the study set no margin)."""
+    margin = (summary.get("verdict_rule") or {}).get("equivalence_margin")
+    if margin is None:
+        return ""
+    return (
+        f"This study also set an equivalence margin of ±{margin:.3g} normalised area (the "
+        "average normalised score over the budget): for an inconclusive verdict, two one-sided "
+        f"Welch tests (TOST, each at α = {ALPHA:g}) ask whether the difference is inside it, "
+        "which holds when the 90% confidence interval of the difference lies within "
+        "±margin. If it does, the method is *equivalent* to "
+        f"{summary['baseline']} within the margin; if not, the report says how many seed pairs "
+        "would show equivalence 80% of the time if the true difference were 0. The verdict word "
+        "stays *inconclusive* either way. "
+    )
+
+
 def _how_to_read(summary: dict[str, Any]) -> list[str]:
     base = summary["baseline"]
     steps = summary.get("source_steps")
@@ -138,7 +155,8 @@ def _how_to_read(summary: dict[str, Any]) -> list[str]:
         "cannot be run (fewer than 2 seed pairs, no variation across seeds), it is "
         "*inconclusive*: the data do not show a difference, which is not proof that there is "
         "none. Then the report estimates how many seeds per method would detect the observed "
-        "difference 80% of the time (Colas, Sigaud & Oudeyer, 2018). Other metrics are shown, "
+        "difference 80% of the time (Colas, Sigaud & Oudeyer, 2018). "
+        f"{_equivalence_rule(summary)}Other metrics are shown, "
         "and those whose interval excludes no effect are pointed out, but they never change the "
         f"verdict: testing each of them too would raise the rate of false alarms. {CALIBRATION}",
         "",
