@@ -235,6 +235,17 @@ def test_equivalence_margin_in_study_yaml_reaches_summary_and_report(folder, cap
     assert "equivalence within ±0.05 not shown" in report
     n = noisy["equivalence"]["seeds_needed"]
     assert f"about {n} seed pairs would show it 80% of the time if the true difference" in report
+    twin_paragraph = report.split("### twin:")[1].split("###")[0]
+    assert "but here a test of equivalence does" in twin_paragraph
+    assert "lies inside ±0.05" in twin_paragraph
+    assert "This does not show that twin and scratch are equal" not in twin_paragraph
+    assert "is not inside ±0.05" in report.split("### noisy:")[1].split("###")[0]
+
+
+def test_an_observed_difference_outside_the_margin_is_said() -> None:
+    dec = decide(A, B, margin=0.015)  # diff 0.02 > 0.015, not significant (p = 0.25)
+    assert dec.verdict == "inconclusive" and dec.equivalence["result"] == "not shown"
+    assert "the observed difference, +0.02, is itself outside the margin" in dec.evidence
 
 
 def test_without_a_margin_the_summary_has_no_equivalence(folder) -> None:

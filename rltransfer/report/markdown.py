@@ -163,8 +163,9 @@ def _how_to_read(summary: dict[str, Any]) -> list[str]:
         "**Curves from other tools.** Any folder of `target/<method>/seed_<k>/curve.csv` files "
         "(columns `timesteps,return_mean,return_std,episodes`, first row at t = 0, one method "
         "named `scratch`) can be analysed with `rltransfer report DIR`; an optional "
-        "`DIR/study.yaml` may give `threshold`, `score_range: {low, high}` and "
-        "`source.timesteps` (the source's cost, for the total-cost accounting). Optional columns "
+        "`DIR/study.yaml` may give `threshold`, `score_range: {low, high}`, "
+        "`source.timesteps` (the source's cost, for the total-cost accounting) and "
+        "`equivalence_margin` (the equivalence test). Optional columns "
         "`source_return_mean,source_return_std,source_episodes` (the return on the source task, "
         "from `eval.on_source`) add the forgetting section.",
     ]
