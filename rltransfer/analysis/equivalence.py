@@ -158,9 +158,16 @@ def tost_seeds_needed(
         return None
     if sd_method == 0 and sd_baseline == 0:
         return None
-    grid = np.arange(2, int(max_n) + 1)
-    ok = np.flatnonzero(tost_power(grid, sd_method, sd_baseline, margin, true_diff, alpha) >= power)
-    return int(grid[ok[0]]) if ok.size else None
+    start = 2
+    for stop in (64, 256, int(max_n)):  # the first n of the whole grid, in blocks (faster)
+        grid = np.arange(start, min(stop, int(max_n)) + 1)
+        if grid.size:
+            p = tost_power(grid, sd_method, sd_baseline, margin, true_diff, alpha)
+            ok = np.flatnonzero(p >= power)
+            if ok.size:
+                return int(grid[ok[0]])
+        start = stop + 1
+    return None
 
 
 def _finite(x: Any) -> float | None:
