@@ -25,6 +25,7 @@ from rltransfer.arguments import (
     check_net_arch,
     check_table,
     hyperparam_table,
+    schedule_start,
 )
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
@@ -172,11 +173,9 @@ def _check_policy_kwargs(algo: str, value: Any, path: str) -> None:
 
 
 def _schedule(value: str, path: str) -> LinearSchedule:
-    if value.startswith("lin_"):
-        try:
-            return LinearSchedule(float(value[4:]), 0.0, 1.0)
-        except ValueError:
-            pass
+    start = schedule_start(value)
+    if start is not None:
+        return LinearSchedule(start, 0.0, 1.0)
     raise FieldError(path, f"schedule must be a number or 'lin_<number>', got {value!r}")
 
 

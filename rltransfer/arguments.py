@@ -98,23 +98,32 @@ def _number(arg: Arg, value: Any) -> bool:
     return _in_range(arg, value)
 
 
+def schedule_start(text: str) -> float | None:
+    """The start value of a ``lin_<number>`` schedule (linear decay to 0), or None when
+    ``text`` is not one."""
+    if not text.startswith("lin_"):
+        return None
+    try:
+        return float(text[4:])
+    except ValueError:
+        return None
+
+
 def check_arg(arg: Arg, value: Any, path: str) -> Any:
     """Raise ``FieldError`` unless ``value`` fits ``arg``; return it (an integral float as int)."""
     ok = _number(arg, value) or (value in arg.also and not isinstance(value, bool))
     if not ok and isinstance(value, str):
         ok = _word(arg, value)
-        if not ok and arg.schedule and value.startswith("lin_"):
-            try:
-                ok = _number(Arg("float", arg.interval), float(value[4:]))
-            except ValueError:
-                ok = False
+        start = schedule_start(value) if arg.schedule else None
+        if not ok and start is not None:
+            ok = _number(Arg("float", arg.interval), start)
     if not ok and arg.units and isinstance(value, list | tuple) and len(value) == 2:
         ok = _number(Arg(arg.kind, arg.interval), value[0]) and value[1] in arg.units
     if not ok:
         got = repr(value) if len(repr(value)) <= 80 else type_name(value)
         hint = ""
         if isinstance(value, str) and _looks_numeric(value):
-            hint = " (YAML reads 1e5 as a string: write 100000 or 1.0e+5)"
+            hint = " (YAML reads 1e5 or 1e-3 as a string: write 1.0e+5, 1.0e-3)"
         raise FieldError(path, f"must be {allowed(arg)}, got {got}{hint}")
     if arg.kind == "int" and isinstance(value, float):
         return int(value)

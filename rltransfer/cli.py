@@ -101,12 +101,12 @@ def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--out", required=True, help="weights file to write (.pt or .safetensors)")
     pre.add_argument("--weights", default="none", help="initial weights (default: none)")
     pre.add_argument("--encoder-kwargs", default="{}", help="encoder options, YAML/JSON")
-    pre.add_argument("--frames", type=int, default=2000, help="frames to collect")
+    pre.add_argument("--frames", type=_positive_int, default=2000, help="frames to collect")
     pre.add_argument(
         "--agent", help="a study's result folder: its source agent acts (default: random)"
     )
-    pre.add_argument("--steps", type=int, default=500, help="gradient steps")
-    pre.add_argument("--batch-size", type=int, default=64)
+    pre.add_argument("--steps", type=_positive_int, default=500, help="gradient steps")
+    pre.add_argument("--batch-size", type=_positive_int, default=64)
     pre.add_argument("--lr", type=float, default=3e-4)
     pre.add_argument("--objectives", default="mae,atc", help="comma list of mae, atc")
     pre.add_argument("--seed", type=int, default=0)
@@ -121,8 +121,10 @@ def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--images", help="an ImageFolder: one sub-folder of images per class")
     src.add_argument("--env", help="env id or {id, kwargs}; labels from info[--label-key]")
     pro.add_argument("--label-key", default="cell", help="info key (or env attribute) to predict")
-    pro.add_argument("--frames", type=int, default=500, help="frames to collect from --env")
-    pro.add_argument("--size", type=int, default=64, help="image side for --images")
+    pro.add_argument(
+        "--frames", type=_positive_int, default=500, help="frames to collect from --env"
+    )
+    pro.add_argument("--size", type=_positive_int, default=64, help="image side for --images")
     pro.add_argument("--taps", default="", help="comma list (default: every layer group)")
     pro.add_argument("--norms", default="none,l2,standardize,discretize")
     pro.add_argument("--folds", type=int, default=5)

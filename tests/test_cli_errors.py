@@ -229,7 +229,7 @@ def test_probe_sizes_below_one_exit_2(tmp_path, capsys, option):
     images = _image_folder(tmp_path / "images", ["cat", "dog"])
     argv = ["probe", "--encoder", "tiny_cnn", "--images", str(images), option, "0"]
     err = _exit_2(argv, capsys)
-    assert f"{option}: must be >= 1, got 0" in err
+    assert f"{option}: must be at least 1, got 0" in err
 
 
 @pytest.mark.parametrize("value", ["1e308", "inf", "nan"])

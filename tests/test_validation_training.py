@@ -156,7 +156,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "yaml-1e5-string",
         {"hyperparams.n_steps": "1e5"},
-        ["hyperparams.n_steps:", "YAML reads 1e5 as a string"],
+        ["hyperparams.n_steps:", "YAML reads 1e5 or 1e-3 as a string"],
     ),
     (
         "dqn-buffer-negative",

@@ -127,9 +127,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     bad = [o for o in objectives if o not in OBJECTIVES]
     if bad or not objectives:
         raise UserError(f"--objectives: choose among {', '.join(OBJECTIVES)}, got {bad}")
-    for opt in ("frames", "steps", "batch_size"):
-        if getattr(args, opt) < 1:
-            raise UserError(f"--{opt.replace('_', '-')}: must be >= 1")
 
     def log(step: int, losses: dict[str, float]) -> None:
         if step == 1 or step % max(1, args.steps // 10) == 0 or step == args.steps:
@@ -170,9 +167,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
     bad = [n for n in norms if n not in NORMS]
     if bad or not norms:
         raise UserError(f"--norms: choose among {', '.join(NORMS)}, got {bad}")
-    for opt in ("frames", "size"):
-        if getattr(args, opt) < 1:
-            raise UserError(f"--{opt}: must be >= 1, got {getattr(args, opt)}")
     _weights(args.weights)
     if args.source is not None:
         existing_file(args.source, "--source")
