@@ -48,6 +48,12 @@ class StudyProgress:
     def __exit__(self, *exc: Any) -> None:
         self._progress.stop()
 
+    def grow(self, runs: int) -> None:
+        """``runs`` more runs to do (the next look of sequential seeding)."""
+        with self._lock:
+            total = int(self._progress.tasks[self._study].total or 0)
+            self._progress.update(self._study, total=total + runs)
+
     def started(self, run_id: str, label: str, budget: int) -> None:
         """A run was submitted; its bar appears with its first progress report."""
         with self._lock:

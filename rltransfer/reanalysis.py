@@ -19,11 +19,26 @@ from typing import Any
 import yaml
 
 from rltransfer.analysis.curves import Curve, load_study_curves
+from rltransfer.analysis.looks import LookPlan, method_looks
+from rltransfer.analysis.sequential import DEFAULT_SPENDING, nominal_alphas
 from rltransfer.analysis.source_tasks import source_tasks
-from rltransfer.config.parse import FieldError, parse_value
-from rltransfer.config.spec import StudySpec, margin_problem, return_problem
+from rltransfer.analysis.verdict import ALPHA
+from rltransfer.config.parse import FieldError, parse_dataclass, parse_value
+from rltransfer.config.replicas import pair_replicas, replicas
+from rltransfer.config.spec import (
+    PAIRED,
+    SeedsSpec,
+    SequentialSpec,
+    SourceSpec,
+    StudySpec,
+    margin_problem,
+    return_problem,
+)
 from rltransfer.errors import UserError
+from rltransfer.methods.catalog import CATALOG
 from rltransfer.run_meta import UNFINISHED, read_meta
+
+BASELINE = "scratch"
 
 
 @dataclass(frozen=True)
@@ -41,9 +56,17 @@ class AnalysisOptions:
     equivalence_margin: float | None = None
     """Normalised-area margin of the equivalence test (TOST) of inconclusive verdicts; None: no
     equivalence test."""
+    groups: dict[str, dict[int, str]] | None = None
+    """``{method: {seed: source key}}``: the source agent each pair transferred from
+    (``rltransfer.config.replicas``); None: unknown (every pair independent)."""
+    source_keys: list[str] = field(default_factory=lambda: ["source"])
+    """The study source's replica folders, whose trained steps the total cost charges."""
+    sequential: SequentialSpec | None = None
+    """Sequential seeding (``seeds: {min, max, step}``): the looks are replayed."""
 
     @classmethod
     def from_spec(cls, spec: StudySpec) -> AnalysisOptions:
+        entries = [(m.name, m.method, m.source) for m in spec.methods]
         return cls(
             spec.name,
             spec.threshold,
@@ -54,7 +77,18 @@ class AnalysisOptions:
             [m.name for m in spec.methods],
             list(spec.seeds),
             equivalence_margin=spec.equivalence_margin,
+            groups=_groups(spec.source, entries, list(spec.seeds)),
+            source_keys=[r.key for r in replicas(spec.source, "source", list(spec.seeds))],
+            sequential=spec.sequential,
         )
+
+    def look_plan(self) -> LookPlan | None:
+        """The sequential design with each look's boundary, or None for a fixed design."""
+        if self.sequential is None or self.seeds is None:
+            return None
+        looks = self.sequential.looks
+        bounds = nominal_alphas(looks, ALPHA, DEFAULT_SPENDING)
+        return LookPlan(list(self.seeds), looks, tuple(bounds), DEFAULT_SPENDING, ALPHA)
 
     @classmethod
     def from_folder(cls, root: Path) -> AnalysisOptions:
@@ -80,6 +114,15 @@ class AnalysisOptions:
             return parse_value(tp, node, dotted)
 
         try:
+            seeds = _seed_ids(data.get("seeds"))
+            sequential = _sequential(data.get("seeds"))
+            source = _source_of(data.get("source"), "source")
+            entries = [
+                (name, kind, _source_of(e.get("source"), f"methods[{i}].source"))
+                if isinstance(e, dict)
+                else (name, kind, None)
+                for i, (e, name, kind) in enumerate(_method_entries(data.get("methods")))
+            ]
             for key in ("threshold", "score_range.low", "score_range.high"):
                 value = get(key, float | None)
                 if value is not None and return_problem(value):
@@ -95,8 +138,11 @@ class AnalysisOptions:
                 source_steps=get("source.timesteps", int | None),
                 compare=get("compare", list[list[str]] | None) or [],
                 methods=_method_names(data.get("methods")),
-                seeds=_seed_ids(get("seeds", list[int] | int | None)),
+                seeds=seeds,
                 equivalence_margin=margin,
+                groups=_groups(source, entries, seeds) if seeds else None,
+                source_keys=[r.key for r in replicas(source, "source", seeds or [0])],
+                sequential=sequential,
             )
         except FieldError as e:
             raise UserError(f"{path}: {e}") from None
@@ -115,28 +161,118 @@ def _method_names(entries: Any) -> list[str] | None:
     return list(dict.fromkeys(["scratch", *(n for n in names if isinstance(n, str))]))
 
 
-def _seed_ids(seeds: list[int] | int | None) -> list[int] | None:
-    """A ``study.yaml``'s ``seeds``: a list of ids or a count N (ids 0..N-1)."""
+def _method_entries(entries: Any) -> list[tuple[Any, str, str]]:
+    """``(entry, name, kind)`` of each named entry of a ``study.yaml``'s ``methods``."""
+    out = []
+    for e in entries if isinstance(entries, list) else []:
+        if isinstance(e, str):
+            out.append((e, e, e))
+        elif isinstance(e, dict) and isinstance(e.get("name") or e.get("method"), str):
+            name = e.get("name") or e.get("method")
+            out.append((e, name, e.get("method") or name))
+    return out
+
+
+def _seed_ids(seeds: Any) -> list[int] | None:
+    """A ``study.yaml``'s ``seeds``: a list of ids, a count N (ids 0..N-1) or a mapping
+    (``{min, max, step, start}`` or ``{count, start}``)."""
+    if isinstance(seeds, dict):
+        spec = parse_dataclass(SeedsSpec, seeds, "seeds")
+        return list(range(spec.start, spec.start + spec.total))
+    seeds = parse_value(list[int] | int | None, seeds, "seeds")
     if isinstance(seeds, int):
         return list(range(seeds)) if 0 < seeds <= 100_000 else None
     return seeds or None
 
 
-def trained_source_steps(root: Path, nominal: int | None) -> tuple[int | None, str | None]:
+def _sequential(seeds: Any) -> SequentialSpec | None:
+    if not isinstance(seeds, dict) or seeds.get("count") is not None:
+        return None
+    spec = parse_dataclass(SeedsSpec, seeds, "seeds")
+    assert spec.min is not None and spec.max is not None
+    return SequentialSpec(spec.min, spec.max, spec.step or spec.min)
+
+
+def _source_of(data: Any, path: str) -> SourceSpec:
+    """The keys of a ``source`` mapping that say which agent each pair used."""
+    if not isinstance(data, dict):
+        return SourceSpec()
+    return SourceSpec(
+        checkpoint=parse_value(
+            str | list[str] | None, data.get("checkpoint"), f"{path}.checkpoint"
+        ),
+        replicas=parse_value(str | int | None, data.get("replicas"), f"{path}.replicas") or PAIRED,
+    )
+
+
+def _groups(
+    source: SourceSpec, entries: list[tuple[str, str, SourceSpec | None]], seeds: list[int]
+) -> dict[str, dict[int, str]]:
+    """``{method: {seed: source key}}`` for the methods that transfer from a source agent."""
+    out = {}
+    for name, kind, own in entries:
+        entry = CATALOG.get(kind)
+        if entry is not None and not entry.needs_source:  # scratch
+            continue
+        folder = "source" if own is None else f"sources/{name}"
+        by_seed = pair_replicas(own or source, folder, seeds)
+        out[name] = {s: r.key for s, r in by_seed.items()}
+    return out
+
+
+def trained_source_steps(
+    root: Path, nominal: int | None, keys: list[str] | None = None
+) -> tuple[int | None, str | None]:
     """The source steps ``N_s`` to charge under total cost, and where the number came from.
 
-    ``env_steps_trained`` of ``root/source/meta.json`` when that run finished and records it
-    (what the source really trained: PPO rounds ``source.timesteps`` up to whole rollouts, e.g.
-    50,176 for 50,000); otherwise ``nominal`` (``source.timesteps``), or ``(None, None)``.
+    ``env_steps_trained`` of each replica's ``meta.json`` (``keys``: folders under ``root``,
+    default ``source``) when its run finished and records it (what the source really trained:
+    PPO rounds ``source.timesteps`` up to whole rollouts, e.g. 50,176 for 50,000); replicas
+    train alike, and when they differ the largest is charged (and said). Otherwise ``nominal``
+    (``source.timesteps``), or ``(None, None)``.
     """
-    meta = read_meta(root / "source")
-    if meta is not None and meta.get("status") not in UNFINISHED:
-        steps = meta.get("env_steps_trained")
-        if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
-            return steps, "env_steps_trained in the source run's meta.json"
+    found = []
+    for key in keys or ["source"]:
+        meta = read_meta(root / key)
+        if meta is not None and meta.get("status") not in UNFINISHED:
+            steps = meta.get("env_steps_trained")
+            if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
+                found.append(steps)
+    if found:
+        where = "the source run's meta.json"
+        if len(found) > 1:
+            where = f"{len(found)} source runs' meta.json"
+        if min(found) != max(found):
+            return max(found), (
+                f"env_steps_trained in {where}; they range from {min(found):,} to {max(found):,}, "
+                "and the largest is charged to every pair"
+            )
+        return found[0], f"env_steps_trained in {where}"
     if nominal is None:
         return None, None
     return nominal, "source.timesteps (nominal: no finished source run records its steps)"
+
+
+def decided_methods(
+    root: Path, options: AnalysisOptions, methods: list[str]
+) -> dict[str, dict[str, Any]]:
+    """``{method: its deciding look}`` for the ``methods`` whose sequential looks, replayed from
+    the curves in ``root`` now, reached a positive or negative verdict (the same replay as the
+    report's, :func:`rltransfer.analysis.looks.method_looks`)."""
+    plan = options.look_plan()
+    if plan is None:
+        return {}
+    curves = load_study_curves(root, options.methods, options.seeds)
+    if BASELINE not in curves:
+        return {}
+    out = {}
+    for m in methods:
+        if m not in curves:
+            continue
+        looks = method_looks(curves, m, BASELINE, plan, (options.groups or {}).get(m))
+        if looks and looks[-1]["decision"] != "inconclusive":
+            out[m] = looks[-1]
+    return out
 
 
 def analyse_study_dir(
@@ -151,7 +287,9 @@ def analyse_study_dir(
     from rltransfer.report import write_report
 
     curves = load_study_curves(root, options.methods, options.seeds)
-    source_steps, source_steps_from = trained_source_steps(root, options.source_steps)
+    source_steps, source_steps_from = trained_source_steps(
+        root, options.source_steps, options.source_keys
+    )
     summary = analyze(
         curves,
         study=options.study,
@@ -162,6 +300,8 @@ def analyse_study_dir(
         source_steps_from=source_steps_from,
         compare=options.compare,
         equivalence_margin=options.equivalence_margin,
+        groups=options.groups,
+        look_plan=options.look_plan(),
     )
     add_transfer_summaries(summary, root)
     tasks = source_tasks(root)  # a multi-task source's per-task final returns

@@ -64,19 +64,26 @@ class RunSpec:
     threshold: float | None = None
     stop_on_negative: bool = False
     source_env: EnvSpec | None = None
+    """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
     source_policy: PolicySpec | None = None
     """The source agent's architecture when it differs from ``policy`` (teachers use it)."""
     envs: list[EnvSpec] | None = None
     """A multi-task source run: its K tasks (``env`` is then task 0), ``rltransfer.multitask``."""
     heads: str | None = None
     """A multi-task source run's output layers: ``multi`` | ``conditioned``."""
-    """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
+    replica: str | None = None
+    """A replicated source run: which replica (``seed_3``); None for a single shared source."""
+    zero_shot_env: EnvSpec | None = None
+    """Source runs: the target task, where the trained agent is evaluated once after training
+    (its zero-shot return on the target, ``meta.json``'s ``zero_shot``)."""
 
 
 def run_label(spec: RunSpec) -> str:
-    """``finetune/seed_0``, ``source`` or ``source of <method>``: how the run is named to users."""
+    """``finetune/seed_0``, ``source``, ``source/seed_3`` or ``source of <method>``: how the
+    run is named to users."""
     if spec.role == "source":
-        return "source" if spec.label == "source" else f"source of {spec.label}"
+        name = "source" if spec.label == "source" else f"source of {spec.label}"
+        return f"{name}/{spec.replica}" if spec.replica else name
     return f"{spec.label}/seed_{spec.seed}"
 
 
@@ -345,6 +352,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
             recorder.record(model, spec.timesteps)
         if method is not None:  # while the tracker is open: a method may log its last points
             transfer.update(method.after_training(model))
+        zero_shot = _zero_shot(spec, model, env)
         outcome["summary"] = {"final_return": recorder.points[-1][1]}
         outcome["exit_code"] = 0
     recorder.finish()
@@ -368,9 +376,36 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "transfer": transfer,
         "vision": getattr(getattr(env, "vision_setup", None), "report", None),
         "source_eval": on_source.describe() if on_source is not None else None,
+        **({"zero_shot": zero_shot} if zero_shot is not None else {}),
         "alarms": recorder.alarms,
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),
+    }
+
+
+def _zero_shot(spec: RunSpec, model: Any, env: Any) -> dict[str, Any] | None:
+    """A source run's final agent evaluated on the target task (``zero_shot_env``), with the
+    run's evaluation settings and seed: ``{"env", "return_mean", "return_std", "episodes",
+    "note"}`` (nan and a note when the spaces differ), or None when not asked for."""
+    if spec.zero_shot_env is None:
+        return None
+    from rltransfer.evaluation import SourceEvaluator
+
+    evaluator = SourceEvaluator(spec.zero_shot_env, spec.eval, spec.eval_seed, train_env=env)
+    try:
+        mean, std, n = evaluator(model)
+    finally:
+        evaluator.close()
+    described = evaluator.describe()
+    return {
+        "env": described["env"],
+        "return_mean": mean if n else None,
+        "return_std": std if n else None,
+        "episodes": n,
+        "note": None
+        if n
+        else "not evaluated on the target: its observation or action space differs from the "
+        "source agent's, which cannot act there",
     }
 
 

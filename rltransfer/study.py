@@ -1,9 +1,11 @@
 """Plan, execute and resume a study, then analyse it and write the report.
 
-The plan is one source run (unless the source is a checkpoint) and one target run per
-(method, seed). Each run has a content-hash id; a run folder holding a complete run with that id
+The plan is one target run per (method, seed) and the source runs they transfer from: one per
+seed pair by default (``source.replicas``, ``rltransfer.config.replicas``), none for a
+checkpoint. Each run has a content-hash id; a run folder holding a complete run with that id
 is skipped, so an interrupted study resumes where it stopped and never loses a finished run.
-Scratch runs need no source, so they start alongside the source run.
+Scratch runs need no source, so they start alongside the source runs; a target starts when its
+own source has finished. With sequential seeding the runs are trained one look at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 
 from rltransfer.analysis.curves import Curve
 from rltransfer.config.load import load_study
+from rltransfer.config.replicas import Replica, pair_replicas
 from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
 from rltransfer.config.validate import BASELINE
 from rltransfer.errors import RunFailedError, UserError
@@ -28,7 +31,7 @@ from rltransfer.io import atomic_write_text, file_sha256
 from rltransfer.methods import method_class
 from rltransfer.paths import output_dir
 from rltransfer.progress import StudyProgress
-from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir
+from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir, decided_methods
 from rltransfer.run import RunSpec, is_complete, run_label
 from rltransfer.tracking import preflight, wandb_scope
 
@@ -66,23 +69,33 @@ def _eval_identity(spec: StudySpec) -> dict[str, Any]:
 
 @dataclass
 class Plan:
-    source: RunSpec | None
-    """The study's source run (None for a checkpoint source)."""
+    sources: list[RunSpec]
+    """The source runs the targets need: the study's replicas and methods' own (none for
+    checkpoints)."""
     targets: list[RunSpec]
-    method_sources: list[RunSpec] = field(default_factory=list)
-    """Source runs of methods that name their own ``source``."""
-
-    @property
-    def sources(self) -> list[RunSpec]:
-        return ([self.source] if self.source else []) + self.method_sources
 
     @property
     def runs(self) -> list[RunSpec]:
         return self.sources + self.targets
 
 
-def plan_study(spec: StudySpec, root: Path) -> Plan:
-    """The runs of ``spec`` with their ids and folders under ``root`` (``runs/<study>``)."""
+@dataclass(frozen=True)
+class _Source:
+    """One replica of a source: its run (None for a checkpoint) and its identity in target ids."""
+
+    run: RunSpec | None
+    identity: dict[str, Any]
+    checkpoint: str | None
+
+
+def plan_study(
+    spec: StudySpec, root: Path, seeds: list[int] | None = None, methods: list[str] | None = None
+) -> Plan:
+    """The runs of ``spec`` with their ids and folders under ``root`` (``runs/<study>``).
+
+    ``seeds``/``methods`` restrict the plan (sequential seeding plans one look at a time); the
+    replica each pair transfers from is always that of the full seed list
+    (``rltransfer.config.replicas``), so a run's id does not depend on when it was planned."""
     config = spec.to_dict()
     common = {
         "algo": spec.algo,
@@ -102,29 +115,28 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
         wandb_scope=wandb_scope(spec.name, root),
         config=config,
     )
-    source, source_identity = _source_run(spec.source, "source", root / "source", common, shared)
-    method_sources: dict[str, tuple[RunSpec | None, dict[str, Any]]] = {
-        m.name: _source_run(m.source, m.name, root / "sources" / m.name, common, shared)
-        for m in spec.methods
-        if m.source is not None
-    }
-    targets = []
-
-    def baseline_dir(seed: int) -> str:
-        return str(root / "target" / BASELINE / f"seed_{seed}")
-
+    wanted = set(spec.seeds if seeds is None else seeds)
+    chosen = [m for m in spec.methods if methods is None or m.name in methods]
     # Forgetting: every target run (scratch too) is also evaluated on the source env. The key is
     # only added when on, so studies without it keep their run ids.
     source_env = spec.source.env if spec.eval.on_source else None
     source_eval = {"source_eval": _env_dict(source_env)} if source_env is not None else {}
-
-    for m in spec.methods:
+    made: dict[str, _Source] = {}  # replica key -> its run, made once however many pairs use it
+    targets = []
+    for m in chosen:
         needs_source = method_class(m.method, "method").needs_source
-        src_spec = m.source or spec.source
-        src_run, src_identity = method_sources.get(m.name, (source, source_identity))
+        src_spec, label = (m.source, m.name) if m.source is not None else (spec.source, "source")
+        folder = "source" if m.source is None else f"sources/{m.name}"
+        by_seed = pair_replicas(src_spec, folder, spec.seeds)
         # Stopping on the alarm changes the result, so it is part of a transfer run's identity.
         stops = spec.stop_on_negative and m.method != BASELINE
-        for seed in spec.seeds:
+        for seed in (s for s in spec.seeds if s in wanted):
+            src = None
+            if needs_source:
+                rep = by_seed[seed]
+                if rep.key not in made:
+                    made[rep.key] = _source_run(src_spec, rep, label, root, common, shared, spec)
+                src = made[rep.key]
             run_id = _hash(
                 {
                     "role": "target",
@@ -133,7 +145,7 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     "timesteps": spec.target.timesteps,
                     "seed": seed,
                     "method": {"method": m.method, "options": m.options},
-                    "source": src_identity if needs_source else None,
+                    "source": src.identity if src else None,
                     "stop_on_negative": {"threshold": spec.threshold} if stops else None,
                     **source_eval,
                 }
@@ -149,31 +161,40 @@ def plan_study(spec: StudySpec, root: Path) -> Plan:
                     eval_seed=seed + EVAL_SEED_OFFSET,
                     out_dir=str(root / "target" / m.name / f"seed_{seed}"),
                     method=m,
-                    source_dir=src_run.out_dir if (needs_source and src_run) else None,
-                    source_checkpoint=src_spec.checkpoint if needs_source else None,
+                    source_dir=src.run.out_dir if src and src.run else None,
+                    source_checkpoint=src.checkpoint if src else None,
                     source_policy=src_spec.policy if needs_source else None,
-                    baseline_dir=None if m.method == BASELINE else baseline_dir(seed),
+                    baseline_dir=None
+                    if m.method == BASELINE
+                    else str(root / "target" / BASELINE / f"seed_{seed}"),
                     threshold=spec.threshold,
                     stop_on_negative=stops,
                     source_env=source_env,
                     **shared,
                 )
             )
-    own_runs = [r for r, _ in method_sources.values() if r is not None]
-    return Plan(source, targets, own_runs)
+    sources = [s.run for s in made.values() if s.run is not None]
+    return Plan(sources, targets)
 
 
 def _source_run(
-    s: SourceSpec, label: str, out: Path, common: dict[str, Any], shared: dict[str, Any]
-) -> tuple[RunSpec | None, dict[str, Any]]:
-    """The run that trains source ``s`` (None for a checkpoint) and the source's identity in
-    the ids of the target runs that use it. ``label``: ``source`` for the study's source, the
-    method's name for a method's own."""
-    if s.checkpoint is not None:
-        identity: dict[str, Any] = {"checkpoint_sha256": file_sha256(s.checkpoint)}
+    s: SourceSpec,
+    rep: Replica,
+    label: str,
+    root: Path,
+    common: dict[str, Any],
+    shared: dict[str, Any],
+    spec: StudySpec,
+) -> _Source:
+    """Replica ``rep`` of source ``s``: the run that trains it (None for a checkpoint) and its
+    identity in the ids of the target runs that use it. ``label``: ``source`` for the study's
+    source, the method's name for a method's own."""
+    if rep.checkpoint is not None:
+        identity: dict[str, Any] = {"checkpoint_sha256": file_sha256(rep.checkpoint)}
         if s.policy is not None:  # the teacher's architecture
             identity["policy"] = vars(s.policy)
-        return None, identity
+        return _Source(None, identity, rep.checkpoint)
+    assert rep.seed is not None
     own = {"policy": vars(s.policy)} if s.policy is not None else {}
     # A multi-task source is identified by all its tasks and its heads; a single-env source
     # keeps exactly its old identity (and run id).
@@ -183,71 +204,128 @@ def _source_run(
         else {"env": _env_dict(s.env)}
     )
     run_id = _hash(
-        {"role": "source", **common, **own, **tasks, "timesteps": s.timesteps, "seed": s.seed}
+        {"role": "source", **common, **own, **tasks, "timesteps": s.timesteps, "seed": rep.seed}
     )
     run = RunSpec(
         run_id=run_id,
         role="source",
         label=label,
-        seed=s.seed,
+        seed=rep.seed,
         env=s.env if s.env is not None else s.envs[0],
         envs=s.envs,
         heads=s.heads,
         timesteps=s.timesteps,
-        eval_seed=s.seed + EVAL_SEED_OFFSET,
-        out_dir=str(out),
+        eval_seed=rep.seed + EVAL_SEED_OFFSET,
+        out_dir=str(root / rep.key),
+        replica=rep.name,
+        zero_shot_env=None if s.envs else spec.target.env,
         **{**shared, "policy": s.policy or shared["policy"]},
     )
-    return run, {"source_run": run_id}
+    return _Source(run, {"source_run": run_id}, None)
+
+
+@dataclass
+class _Outcome:
+    """What running some runs gave: labels of failed and skipped runs, and the folders of the
+    source runs that failed (their targets cannot run, now or at a later look)."""
+
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    broken_sources: set[str] = field(default_factory=set)
 
 
 def _execute(
-    plan: Plan, todo: list[RunSpec], executor: Executor, progress: StudyProgress
-) -> tuple[list[str], list[str]]:
-    """Run ``todo`` (the runs not done yet) on ``executor``, each after its source; returns
-    (failed run labels, skipped run labels)."""
-    skipped = [run_label(r) for r in plan.runs if r not in todo]
-    for r in plan.runs:
+    runs: list[RunSpec],
+    todo: list[RunSpec],
+    executor: Executor,
+    progress: StudyProgress,
+    broken_sources: set[str] = frozenset(),  # type: ignore[assignment]
+) -> _Outcome:
+    """Run ``todo`` (those of ``runs`` not done yet) on ``executor``, each after its source.
+    Targets of a source in ``broken_sources`` (failed at an earlier look) fail at once."""
+    out = _Outcome(broken_sources=set(broken_sources))
+    for r in runs:
         if r not in todo:
+            out.skipped.append(run_label(r))
             progress.finished(r.run_id, run_label(r), "already complete, skipped")
-    pending = {r.out_dir for r in plan.sources if r in todo}  # targets wait for their source
+    orphans = [r for r in todo if r.role == "target" and r.source_dir in broken_sources]
+    out.failed += [f"{run_label(r)} (its source failed)" for r in orphans]
+    todo = [r for r in todo if r not in orphans]
+    pending = {r.out_dir for r in todo if r.role == "source"}  # targets wait for their source
     waiting = [r for r in todo if r.role == "target" and r.source_dir in pending]
     ready = [r for r in todo if r not in waiting]
     running: dict[Future, RunSpec] = {}
-    failed: list[str] = []
-    try:
-        while ready or running or waiting:
-            for r in ready:
-                progress.started(r.run_id, run_label(r), r.timesteps)
-                running[executor.submit(r)] = r
-            ready = []
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                r = running.pop(fut)
-                error = fut.exception()
+    while ready or running or waiting:
+        for r in ready:
+            progress.started(r.run_id, run_label(r), r.timesteps)
+            running[executor.submit(r)] = r
+        ready = []
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for fut in done:
+            r = running.pop(fut)
+            error = fut.exception()
+            if error is None:
+                meta = fut.result()
+                progress.finished(r.run_id, run_label(r), f"done in {meta['wall_time_s']:.0f}s")
+            else:
+                out.failed.append(run_label(r))
+                progress.finished(
+                    r.run_id,
+                    run_label(r),
+                    f"FAILED ({type(error).__name__}: "
+                    f"{error}); traceback in {r.out_dir}/traceback.txt",
+                )
+            if r.role == "source":
+                mine = [w for w in waiting if w.source_dir == r.out_dir]
+                waiting = [w for w in waiting if w not in mine]
                 if error is None:
-                    meta = fut.result()
-                    progress.finished(r.run_id, run_label(r), f"done in {meta['wall_time_s']:.0f}s")
+                    ready += mine
                 else:
-                    failed.append(run_label(r))
-                    progress.finished(
-                        r.run_id,
-                        run_label(r),
-                        f"FAILED ({type(error).__name__}: "
-                        f"{error}); traceback in {r.out_dir}/traceback.txt",
-                    )
-                if r.role == "source":
-                    mine = [w for w in waiting if w.source_dir == r.out_dir]
-                    waiting = [w for w in waiting if w not in mine]
-                    if error is None:
-                        ready += mine
-                    else:
-                        failed += [run_label(w) + f" ({run_label(r)} failed)" for w in mine]
-    except BaseException:
-        executor.shutdown(cancel=True)
-        raise
-    executor.shutdown()
-    return failed, skipped
+                    out.broken_sources.add(r.out_dir)
+                    out.failed += [run_label(w) + f" ({run_label(r)} failed)" for w in mine]
+    return out
+
+
+def _run_looks(
+    spec: StudySpec,
+    root: Path,
+    executor: Executor,
+    progress: StudyProgress,
+    options: AnalysisOptions,
+) -> _Outcome:
+    """Train the study: all its runs at once, or, with sequential seeding, one look at a time.
+
+    At each look the runs of the still-open methods (and scratch) for the look's seeds are
+    trained, then every method's looks are replayed from the curves (the same code as the
+    report, ``rltransfer.analysis.looks``); a method that decided trains no more seeds."""
+    looks = spec.sequential.looks if spec.sequential else (len(spec.seeds),)
+    open_methods = [m.name for m in spec.methods]
+    handled: set[str] = set()
+    total = _Outcome()
+    for k, n in enumerate(looks):
+        stage = plan_study(spec, root, seeds=spec.seeds[:n], methods=open_methods)
+        runs = [r for r in stage.runs if r.run_id not in handled]
+        handled |= {r.run_id for r in runs}
+        if k:
+            progress.grow(len(runs))
+            progress.log(
+                f"look {k + 1} of {len(looks)}: {n} seed pairs for "
+                f"{', '.join(m for m in open_methods if m != BASELINE)}"
+            )
+        todo = [r for r in runs if not is_complete(Path(r.out_dir), r.run_id)]
+        got = _execute(runs, todo, executor, progress, total.broken_sources)
+        total.failed += got.failed
+        total.skipped += got.skipped
+        total.broken_sources = got.broken_sources
+        if k == len(looks) - 1:
+            break
+        decided = decided_methods(root, options, [m for m in open_methods if m != BASELINE])
+        for name, look in decided.items():
+            progress.log(f"{name}: {look['decision']} at look {k + 1} ({look['seeds']} seed pairs)")
+        open_methods = [m for m in open_methods if m not in decided]
+        if open_methods == [BASELINE] or not open_methods:
+            break
+    return total
 
 
 def _track_summary(
@@ -268,7 +346,7 @@ def _track_summary(
     tagged = {
         wandb_run_id(r.wandb_scope, r.run_id): run_tags(r.role, r.label)
         for r in plan.targets
-        if r.label in negative
+        if r.label in negative and is_complete(Path(r.out_dir), r.run_id)  # trained at a look
     }
     tag_runs(wb, wandb_root, tagged, NEGATIVE_TAG)
     log_study_summary(
@@ -300,24 +378,37 @@ def run_study(
     # W&B settings resolved and checked once, before training (may fall back to offline); the
     # runs' W&B mode and folder come from them, so the plan follows
     spec.tracking.wandb = preflight(spec.tracking.wandb, root)
-    plan = plan_study(spec, root)
+    plan = plan_study(spec, root)  # every run the study may train (all looks)
     config = spec.to_dict()
     planned = [PlannedRun(Path(r.out_dir), r.run_id, run_label(r)) for r in plan.runs]
     replaced = check_study_folder(root, planned, config, overwrite)
     todo = [r for r in plan.runs if not is_complete(Path(r.out_dir), r.run_id)]
-    with StudyProgress(len(plan.runs), enabled=not quiet) as progress:
+    first = spec.sequential.looks[0] if spec.sequential else len(spec.seeds)
+    options = AnalysisOptions.from_spec(spec)
+    n_first = len(plan_study(spec, root, seeds=spec.seeds[:first]).runs)
+    with StudyProgress(n_first, enabled=not quiet) as progress:
         # The executor first: a cluster that cannot take the runs stops the study (exit 2)
         # before anything in the folder changes.
         executor = make_executor(spec.executor, progress.update, todo)
         remove_runs(replaced)
         root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
-        progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
-        failed, skipped = _execute(plan, todo, executor, progress)
+        if spec.sequential:
+            progress.log(
+                f"study '{spec.name}': {n_first} runs for the first look ({first} seed pairs), "
+                f"up to {len(plan.runs)} by the last → {root}"
+            )
+        else:
+            progress.log(f"study '{spec.name}': {len(plan.runs)} runs → {root}")
+        try:
+            outcome = _run_looks(spec, root, executor, progress, options)
+        except BaseException:
+            executor.shutdown(cancel=True)
+            raise
+        executor.shutdown()
+    failed, skipped = outcome.failed, outcome.skipped
     try:
-        summary, curves, paths = analyse_study_dir(
-            root, AnalysisOptions.from_spec(spec), extra={"failed_runs": failed}
-        )
+        summary, curves, paths = analyse_study_dir(root, options, extra={"failed_runs": failed})
     except UserError as e:
         if not failed:
             raise

@@ -43,6 +43,7 @@ from rltransfer.analysis.comparisons import compare_methods
 from rltransfer.analysis.course import course_clauses, curve_course
 from rltransfer.analysis.curves import Curve
 from rltransfer.analysis.forgetting import forgetting_summary
+from rltransfer.analysis.looks import LookPlan, design_clauses, method_looks, verdict_units
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
 from rltransfer.analysis.verdict import ALPHA, decide, notable_metrics, with_notes
 from rltransfer.errors import UserError
@@ -68,12 +69,18 @@ def _method_summary(
     n_res: int,
     baseline: str,
     margin: float | None = None,
+    groups: dict[int, str] | None = None,
+    looks: list[dict[str, Any]] | None = None,
+    n_looks: int = 1,
 ) -> dict[str, Any]:
-    """Everything about one method, from its seed pairs with the baseline."""
+    """Everything about one method, from its seed pairs with the baseline (with sequential
+    seeding, the pairs of the look that decided, and that look's boundary as alpha)."""
     m, tr, base, grid = pair.method, pair.transfer, pair.baseline, pair.grid
     a_t = M.area(M.normalise(tr, lo, hi), grid)
     a_b = M.area(M.normalise(base, lo, hi), grid)
-    dec = decide(a_t, a_b, baseline=baseline, margin=margin)
+    units = verdict_units(a_t, a_b, pair.seeds, groups)
+    alpha = looks[-1]["boundary"] if looks else ALPHA
+    dec = decide(units.method, units.baseline, baseline=baseline, margin=margin, alpha=alpha)
     rng = method_rng(seed, m)
     metrics = target_only_metrics(tr, base, grid, a_t, a_b, threshold, rng, n_res, baseline, m)
     total = None
@@ -95,6 +102,7 @@ def _method_summary(
     notable = notable_metrics(metrics, dec.verdict)
     course = curve_course(tr, base, grid, threshold, lo, hi)
     clauses = course_clauses(course, m, baseline, dec.verdict)
+    clauses = design_clauses(units, looks, n_looks) + clauses
     ttt, th = metrics["time_to_threshold_ratio"], course["threshold"] or {}
     if th.get("lost_at") is not None:  # the ratio uses the first crossing: say what followed
         back = th["back_at"]
@@ -106,6 +114,7 @@ def _method_summary(
         "verdict": dec.verdict,
         "evidence": with_notes(dec.evidence, notable, clauses),
         "seeds": int(len(tr)),
+        "sources": units.sources,
         "seeds_needed": dec.seeds_needed,
         "final_return": _F(tr[:, -1].mean()),
         "area": _F(a_t.mean()),
@@ -121,8 +130,10 @@ def _method_summary(
             "welch_area": {
                 "t": _F(dec.t),
                 "p": _F(dec.p),
-                "alpha": ALPHA,
+                "alpha": alpha,
                 "diff": _F(dec.diff),
+                "ci95": None if dec.ci95 is None else [_F(x) for x in dec.ci95],
+                "units": "source means vs seeds" if units.by_source else "seed pairs",
                 "sd_method": _F(dec.sd_method),
                 "sd_baseline": _F(dec.sd_baseline),
             }
@@ -130,6 +141,14 @@ def _method_summary(
     }
     if margin is not None:  # the key only when asked for: other summaries keep their shape
         out["equivalence"] = dec.equivalence
+    if looks is not None:
+        out["looks"] = looks
+    out["areas"] = {  # per pair, for the Sources section and anyone re-testing
+        "seeds": [int(x) for x in pair.seeds],
+        "method": [_F(x) for x in a_t],
+        "baseline": [_F(x) for x in a_b],
+        "source": [groups.get(x) for x in pair.seeds] if groups else None,
+    }
     return out
 
 
@@ -171,6 +190,8 @@ def analyze(
     source_steps_from: str | None = None,
     compare: list[list[str]] | None = None,
     equivalence_margin: float | None = None,
+    groups: dict[str, dict[int, str]] | None = None,
+    look_plan: LookPlan | None = None,
 ) -> dict[str, Any]:
     """Compare every method with ``baseline`` seed pair by seed pair; see the module docstring.
 
@@ -184,6 +205,10 @@ def analyze(
     ``source_steps_from`` says in words where ``N_s`` came from (``summary["source_steps_from"]``).
     ``equivalence_margin`` (normalised-area units, > 0): an inconclusive verdict also gets a TOST
     of equivalence within ``±margin`` (``methods.NAME.equivalence``); the verdict word is kept.
+    ``groups``: ``{method: {seed: source key}}``, which source agent each pair transferred from
+    (pairs sharing one are averaged per source; see :mod:`rltransfer.analysis.looks`).
+    ``look_plan``: sequential seeding; each method is decided at its first rejecting look and
+    summarised over that look's pairs (``methods.NAME.looks``).
     """
     _check_inputs(threshold, low, high, source_steps, equivalence_margin)
     aligned = align_study(curves, baseline)
@@ -206,8 +231,17 @@ def analyze(
     t_base = None
     if threshold is not None:
         t_base = _F(M.time_to_threshold(base_all.mean(axis=0), b_grid, threshold))
-    out_methods = {
-        m: _method_summary(
+    out_methods = {}
+    for m, pair in aligned.pairs.items():
+        own = (groups or {}).get(m)
+        looks = None
+        if look_plan is not None:
+            looks = method_looks(curves, m, baseline, look_plan, own)
+            if looks:  # the pairs of the deciding (or last reached) look, aligned as then
+                ids = set(look_plan.seeds[: looks[-1]["planned_seeds"]])
+                sub = {k: {s: c for s, c in curves[k].items() if s in ids} for k in (m, baseline)}
+                pair = align_study(sub, baseline).pairs[m]
+        out_methods[m] = _method_summary(
             pair,
             lo,
             hi,
@@ -217,9 +251,10 @@ def analyze(
             n_resamples,
             baseline,
             None if equivalence_margin is None else float(equivalence_margin),
+            own,
+            looks,
+            len(look_plan.looks) if look_plan else 1,
         )
-        for m, pair in aligned.pairs.items()
-    }
     forgetting = forgetting_summary(
         {m: curves[m] for m in [baseline, *aligned.pairs]},
         baseline,
@@ -268,6 +303,7 @@ def analyze(
             "alpha": ALPHA,
             "equivalence_margin": None if equivalence_margin is None else float(equivalence_margin),
         },
+        "sequential": look_plan.describe() if look_plan is not None else None,
         "bootstrap": {"resamples": n_resamples, "confidence": DEFAULT_CONFIDENCE, "seed": seed},
         "warnings": warnings,
         "comparisons": comparisons,

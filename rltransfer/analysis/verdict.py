@@ -78,6 +78,9 @@ class Decision:
     sd_baseline: float | None
     seeds_needed: int | None
     reason: str | None = None
+    ci95: tuple[float, float] | None = None
+    """Welch's 95% interval for the difference in mean area (method − baseline); None when the
+    test is undefined."""
     equivalence: dict[str, Any] | None = None
     """TOST within the study's ``equivalence_margin`` (:func:`equivalence.equivalence`); only for
     an inconclusive verdict with a margin set, else ``None``."""
@@ -101,6 +104,18 @@ def _reason(a: np.ndarray, b: np.ndarray) -> str | None:
 
 def _sd(x: np.ndarray) -> float | None:
     return float(np.std(x, ddof=1)) if len(x) >= 2 else None
+
+
+def welch_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """Welch's ``level`` interval for ``mean(a) − mean(b)`` (Welch–Satterthwaite df)."""
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if not se > 0:
+        return None
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    diff = float(a.mean() - b.mean())
+    return diff - half, diff + half
 
 
 def seeds_sentence(n: int | None, diff: float, power: float = POWER, max_n: int = 1000) -> str:
@@ -146,9 +161,19 @@ def decide(
         eq = equivalence(a, b, margin, alpha)
     if reason is not None:
         return Decision(
-            verdict, f"{head}; no test: {reason}.", None, None, diff, sd_a, sd_b, None, reason, eq
+            verdict,
+            f"{head}; no test: {reason}.",
+            None,
+            None,
+            diff,
+            sd_a,
+            sd_b,
+            None,
+            reason,
+            equivalence=eq,
         )
-    stat = f"(Welch t={t:.3g}, {fmt_p(p)}, {min(len(a), len(b))} seed pairs)"
+    units = f"{len(a)} sources vs {len(b)} seeds" if len(a) != len(b) else f"{len(a)} seed pairs"
+    stat = f"(Welch t={t:.3g}, {fmt_p(p)}, {units})"
     needed = None
     if verdict == "positive":
         evidence = f"{head} {stat}: transfer did better over the budget."
@@ -158,18 +183,19 @@ def decide(
         needed = seeds_needed(diff, sd_a or 0.0, sd_b or 0.0, alpha=alpha, power=POWER)
         detect = seeds_sentence(needed, diff)
         if eq is None:
-            evidence = f"{head} {stat}: no significant difference at alpha={alpha:g}; {detect}."
+            evidence = f"{head} {stat}: no significant difference at alpha={alpha:.3g}; {detect}."
         elif eq["result"] == "equivalent":
             evidence = (
-                f"{head} {stat}: no significant difference at alpha={alpha:g}, "
+                f"{head} {stat}: no significant difference at alpha={alpha:.3g}, "
                 f"{equivalence_sentence(eq, baseline)}."
             )
         else:
             evidence = (
-                f"{head} {stat}: no significant difference at alpha={alpha:g}, "
+                f"{head} {stat}: no significant difference at alpha={alpha:.3g}, "
                 f"{equivalence_sentence(eq, baseline)}; {detect}."
             )
-    return Decision(verdict, evidence, t, p, diff, sd_a, sd_b, needed, None, eq)
+    ci = welch_interval(a, b)
+    return Decision(verdict, evidence, t, p, diff, sd_a, sd_b, needed, None, ci, eq)
 
 
 # Metrics worth a mention beside the verdict, with their no-effect value. The area ratio and

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from rltransfer.config.parse import FieldError, join, parse_dataclass
-from rltransfer.config.spec import StudySpec
+from rltransfer.config.spec import SeedsSpec, StudySpec
 from rltransfer.errors import UserError
 
 DEFAULT_STUDY = "default.yaml"
@@ -118,8 +118,19 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
 
 
 def _expand_seeds(data: dict[str, Any]) -> None:
-    """``seeds: N`` → ``[0, ..., N-1]``, with N checked before the list is built."""
+    """``seeds: N`` → ``[0, ..., N-1]``, with N checked before the list is built; a mapping
+    (``SeedsSpec``) → its ids, and ``sequential`` when it asks for sequential seeding."""
     seeds = data.get("seeds")
+    if isinstance(seeds, dict):
+        plan = parse_dataclass(SeedsSpec, seeds, "seeds")
+        if not 1 <= plan.total <= MAX_SEEDS:
+            key = "count" if plan.count is not None else "max"
+            raise FieldError(f"seeds.{key}", f"must be in [1, {MAX_SEEDS}], got {plan.total}")
+        data["seeds"] = list(range(plan.start, plan.start + plan.total))
+        if plan.count is None:
+            step = plan.step if plan.step is not None else plan.min
+            data["sequential"] = {"min": plan.min, "max": plan.max, "step": step}
+        return
     if isinstance(seeds, float) and seeds.is_integer():
         seeds = int(seeds)
     if isinstance(seeds, int) and not isinstance(seeds, bool):

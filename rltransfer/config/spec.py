@@ -39,6 +39,8 @@ class EnvSpec:
 
 
 GROUP_MODES = ("freeze", "finetune", "reinit")
+PAIRED = "paired"
+"""``source.replicas``: one source agent per seed pair."""
 WANDB_MODES = ("offline", "online", "disabled")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_RETURN = 1e12
@@ -186,11 +188,47 @@ class SourceSpec:
 
     env: EnvSpec | None = None
     timesteps: int | None = None
-    checkpoint: str | None = None
+    checkpoint: str | list[str] | None = None
     seed: int = 1000
     policy: PolicySpec | None = None
     envs: list[EnvSpec] | None = None
     heads: str | None = None
+    replicas: str | int = PAIRED
+    """How many source agents: ``paired`` (the default: seed pair k transfers from its own
+    source, trained with seed ``seed + k``), an integer N (N sources, ``seed + k`` for the first
+    N seed ids k, shared round-robin by the pairs) or 1 (one shared source, trained with
+    ``seed``: the verdict is then conditional on that one agent). A ``checkpoint`` list gives
+    one replica per file (shared round-robin); a single checkpoint is one shared source."""
+
+    def check(self, path: str) -> None:
+        if isinstance(self.replicas, str) and self.replicas != PAIRED:
+            raise FieldError(
+                join(path, "replicas"), f"must be '{PAIRED}' or a count >= 1, got '{self.replicas}'"
+            )
+        if isinstance(self.replicas, int) and self.replicas < 1:
+            raise FieldError(join(path, "replicas"), f"a count must be >= 1, got {self.replicas}")
+        if isinstance(self.checkpoint, list):
+            if not self.checkpoint:
+                raise FieldError(join(path, "checkpoint"), "a list must hold at least one file")
+            if self.replicas not in (PAIRED, len(self.checkpoint)):
+                raise FieldError(
+                    join(path, "replicas"),
+                    f"{self.replicas} replicas, but 'checkpoint' lists {len(self.checkpoint)} "
+                    "files (one replica each); leave 'replicas' out",
+                )
+
+    @property
+    def checkpoints(self) -> list[str]:
+        """The checkpoint files (one per replica); empty for a trained source."""
+        if self.checkpoint is None:
+            return []
+        return [self.checkpoint] if isinstance(self.checkpoint, str) else list(self.checkpoint)
+
+    def replica_count(self, n_seeds: int) -> int:
+        """How many source agents serve ``n_seeds`` seed pairs (see ``replicas``)."""
+        if self.checkpoint is not None:
+            return len(self.checkpoints)
+        return n_seeds if self.replicas == PAIRED else min(int(self.replicas), n_seeds)
 
 
 @dataclass
@@ -286,6 +324,65 @@ class ScoreRange:
 
 
 @dataclass
+class SeedsSpec:
+    """``seeds`` as a mapping. Sequential seeding: ``{min, max, step}`` trains ``min`` seed
+    pairs, decides, and while a method is inconclusive adds ``step`` pairs, up to ``max``
+    (a group-sequential rule, ``rltransfer.analysis.sequential``). Fixed: ``{count}``.
+    ``start``: the first seed id (ids ``start``, ``start + 1``, …)."""
+
+    min: int | None = None
+    max: int | None = None
+    step: int | None = None
+    count: int | None = None
+    start: int = 0
+
+    def check(self, path: str) -> None:
+        if self.count is not None:
+            extra = [k for k in ("min", "max", "step") if getattr(self, k) is not None]
+            if extra:
+                raise FieldError(
+                    join(path, extra[0]), "give either 'count' (fixed) or 'min'/'max' (sequential)"
+                )
+            if self.count < 1:
+                raise FieldError(join(path, "count"), f"must be >= 1, got {self.count}")
+        else:
+            for key in ("min", "max"):
+                if getattr(self, key) is None:
+                    raise FieldError(
+                        join(path, key),
+                        "is required for sequential seeding (or give 'count' for a fixed number)",
+                    )
+            assert self.min is not None and self.max is not None
+            if self.min < 2:
+                raise FieldError(join(path, "min"), f"must be >= 2 seed pairs, got {self.min}")
+            if self.max < self.min:
+                raise FieldError(join(path, "max"), f"must be >= min ({self.min}), got {self.max}")
+            if self.step is not None and self.step < 1:
+                raise FieldError(join(path, "step"), f"must be >= 1, got {self.step}")
+        if self.start < 0:
+            raise FieldError(join(path, "start"), f"must be >= 0, got {self.start}")
+
+    @property
+    def total(self) -> int:
+        """The most seed pairs the study may train."""
+        return int(self.count if self.count is not None else self.max)  # type: ignore[arg-type]
+
+
+@dataclass
+class SequentialSpec:
+    """Resolved sequential seeding: looks at ``min``, ``min + step``, …, ``max`` seed pairs."""
+
+    min: int
+    max: int
+    step: int
+
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """Seed pairs at each look; ``max`` is always the last."""
+        return tuple(sorted({*range(self.min, self.max, self.step), self.max}))
+
+
+@dataclass
 class StudySpec:
     """A transfer-vs-scratch study. ``seeds`` holds the seed ids; seed k pairs across methods."""
 
@@ -308,6 +405,8 @@ class StudySpec:
     tracking: TrackingSpec = field(default_factory=TrackingSpec)
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     device: str = "auto"
+    sequential: SequentialSpec | None = None
+    """Set by ``seeds: {min, max, step}`` (``seeds`` then holds all ``max`` ids); None: fixed."""
     equivalence_margin: float | None = None
     """Normalised-area units (the verdict's per-seed area: the average normalised score over the
     compared budget, 0 untrained, 1 the target level). When set, an inconclusive verdict also
@@ -333,4 +432,7 @@ class StudySpec:
             }
             for m in self.methods
         ]
+        seq = d.pop("sequential")
+        if seq is not None:  # written back as the study file gives it
+            d["seeds"] = {**seq, "start": self.seeds[0]}
         return d

@@ -17,7 +17,15 @@ from rltransfer.arguments import check_net_arch
 from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
 from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.spec import DEVICES, WANDB_MODES, MethodSpec, StudySpec, return_problem
+from rltransfer.config.spec import (
+    DEVICES,
+    PAIRED,
+    WANDB_MODES,
+    MethodSpec,
+    SourceSpec,
+    StudySpec,
+    return_problem,
+)
 from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
@@ -119,21 +127,56 @@ def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     if (s.env is None) == (s.checkpoint is None):
         raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
     if s.checkpoint is not None:
-        path = Path(s.checkpoint).expanduser()
-        if not path.is_file():
-            raise FieldError("source.checkpoint", f"no such file: {path}")
-        try:
-            info = read_checkpoint_info(path)
-        except CheckpointError as e:
-            raise FieldError("source.checkpoint", f"{path}: {e}") from None
-        s.checkpoint = str(path.resolve())
-        if s.timesteps is None:  # what the source cost, for the total-cost accounting
-            s.timesteps = info.num_timesteps
-        return info
+        return _checkpoint_info(s, len(spec.seeds))
     if s.timesteps is None:
         raise FieldError("source.timesteps", "is required when the source is trained ('env')")
     _positive(s.timesteps, "source.timesteps")
     return _env_info(spec, "source")
+
+
+def _checkpoint_info(s: SourceSpec, n_seeds: int) -> CheckpointInfo:
+    """Each file of ``s.checkpoint`` (one or a list of replicas) read and resolved; replicas
+    must be the same kind of agent (algorithm and spaces)."""
+    paths = s.checkpoints
+    if len(paths) > n_seeds:
+        raise FieldError(
+            "source.checkpoint",
+            f"lists {len(paths)} checkpoints for {n_seeds} seed pairs: at most one per pair",
+        )
+    infos, resolved = [], []
+    for i, given in enumerate(paths):
+        field_path = "source.checkpoint" + ("" if isinstance(s.checkpoint, str) else f"[{i}]")
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise FieldError(field_path, f"no such file: {path}")
+        try:
+            info = read_checkpoint_info(path)
+        except CheckpointError as e:
+            raise FieldError(field_path, f"{path}: {e}") from None
+        first = infos[0] if infos else info
+        same = (info.algo, info.observation_space, info.action_space)
+        if same != (first.algo, first.observation_space, first.action_space):
+            raise FieldError(
+                field_path,
+                f"{path} is not the same kind of agent as {resolved[0]} (algorithm or spaces "
+                "differ): replicas must be copies of one source trained with other seeds",
+            )
+        infos.append(info)
+        resolved.append(str(path.resolve()))
+    s.checkpoint = resolved[0] if isinstance(s.checkpoint, str) else resolved
+    if s.timesteps is None:  # what the source cost, for the total-cost accounting
+        s.timesteps = max(i.num_timesteps for i in infos)
+    return infos[0]
+
+
+def _check_replicas(s: SourceSpec, path: str, n_seeds: int) -> None:
+    """A replica count above the seed pairs would train sources no pair uses."""
+    if isinstance(s.replicas, int) and s.checkpoint is None and s.replicas > n_seeds:
+        raise FieldError(
+            join(path, "replicas"),
+            f"{s.replicas} source agents for {n_seeds} seed pairs: at most one per pair "
+            f"('{PAIRED}' gives each pair its own)",
+        )
 
 
 def _method_source_info(spec: StudySpec, m: MethodSpec, path: str) -> CheckpointInfo:
@@ -239,6 +282,14 @@ def validate_study(spec: StudySpec) -> None:
         raise FieldError("seeds", "must hold at least one seed")
     if len(set(spec.seeds)) != len(spec.seeds) or min(spec.seeds) < 0:
         raise FieldError("seeds", f"must be distinct non-negative integers, got {spec.seeds}")
+    if spec.sequential is not None and spec.sequential.max != len(spec.seeds):
+        raise FieldError(
+            "seeds", "sequential seeding is set with a mapping: seeds: {min, max, step, start}"
+        )
+    _check_replicas(spec.source, "source", len(spec.seeds))
+    for i, m in enumerate(spec.methods):
+        if m.source is not None:
+            _check_replicas(m.source, join(join("methods", i), "source"), len(spec.seeds))
     _check_returns(spec)
     lo, hi = spec.score_range.low, spec.score_range.high
     if lo is not None and hi is not None and hi <= lo:
@@ -306,7 +357,9 @@ def _check_seeds(spec: StudySpec) -> None:
         for i, m in enumerate(spec.methods)
         if m.source is not None
     ]
-    for path, seed in [("seeds", max(spec.seeds))] + [(p, s.seed) for p, s in sources]:
+    tops = [(p, s.seed + (max(spec.seeds) if s.replica_count(len(spec.seeds)) > 1 else 0))
+            for p, s in sources]  # fmt: skip
+    for path, seed in [("seeds", max(spec.seeds)), *tops]:
         if not 0 <= seed < top:
             raise FieldError(
                 path,
