@@ -44,7 +44,7 @@ def test_packed_run_needs_no_access_to_the_study_folder(tiny_study, tmp_path):
     tiny_study["tracking"] = {"wandb": {"mode": "offline"}}
     spec = load_study(tiny_study)
     plan = plan_study(spec, tmp_path / "driver" / spec.name)
-    execute_run(plan.source)
+    execute_run(plan.sources[0])
     finetune = next(r for r in plan.targets if r.label == "finetune" and r.seed == 0)
     inputs = pack_inputs(finetune)
     assert set(inputs) == {"model.zip"}
@@ -137,7 +137,7 @@ def test_only_the_users_own_modules_are_shipped_to_ray(tiny_study, tmp_path, mon
     (tmp_path / "own_pkg" / "envs" / "__init__.py").write_text("")
     (tmp_path / "own_wrappers.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    run = plan_study(load_study(tiny_study), tmp_path / "runs").source
+    run = plan_study(load_study(tiny_study), tmp_path / "runs").sources[0]
     env = EnvSpec(
         "own_pkg.envs:Foo-v0",
         wrappers=[

@@ -62,7 +62,12 @@ def test_failed_runs_are_isolated_recorded_and_retried(flaky_study, tmp_path):
 
     with pytest.raises(RunFailedError) as again:
         run_study(flaky_study, out=tmp_path / "runs", quiet=True)
-    assert sorted(again.value.args[0].skipped) == ["finetune/seed_0", "scratch/seed_0", "source"]
+    assert sorted(again.value.args[0].skipped) == [
+        "finetune/seed_0",
+        "scratch/seed_0",
+        "source/seed_0",
+        "source/seed_1",
+    ]
 
 
 def test_cli_exit_code_is_1_when_a_run_fails(flaky_study, write_study, tmp_path, capsys):

@@ -49,14 +49,14 @@ def test_changed_spec_exits_2_and_loses_nothing(tiny_study, write_study, tmp_pat
 
     again = run_study(original, out=out, quiet=True)
     assert sorted(again.skipped) == sorted(
-        ["source"] + [f"{m}/seed_{s}" for m in ("scratch", "finetune") for s in (0, 1)]
+        [f"{m}/seed_{s}" for m in ("source", "scratch", "finetune") for s in (0, 1)]
     )
 
 
 def test_execution_settings_do_not_count_as_a_change(tiny_study, tmp_path) -> None:
     run_study(tiny_study, out=tmp_path, quiet=True)
     again = run_study(tiny_study, out=tmp_path, quiet=True, workers=2, device="cpu")
-    assert len(again.skipped) == 5
+    assert len(again.skipped) == 6  # 2 sources, 2 scratch, 2 finetune
 
 
 def test_overwrite_keeps_unchanged_runs_and_replaces_the_others(tiny_study, tmp_path) -> None:
@@ -65,7 +65,12 @@ def test_overwrite_keeps_unchanged_runs_and_replaces_the_others(tiny_study, tmp_
     kept = scratch_model.stat().st_mtime_ns
     tiny_study["methods"] = ["scratch", {"name": "finetune", "method": "finetune", "lr_mult": 0.5}]
     second = run_study(tiny_study, out=tmp_path, quiet=True, overwrite=True)
-    assert sorted(second.skipped) == ["scratch/seed_0", "scratch/seed_1", "source"]
+    assert sorted(second.skipped) == [
+        "scratch/seed_0",
+        "scratch/seed_1",
+        "source/seed_0",
+        "source/seed_1",
+    ]
     assert scratch_model.stat().st_mtime_ns == kept
     meta = json.loads((first.out_dir / "target/finetune/seed_0/meta.json").read_text())
     assert meta["status"] == "complete" and meta["options"]["lr_mult"] == 0.5
@@ -80,7 +85,7 @@ def test_a_run_never_writes_over_a_finished_run_of_another_id(tiny_study, tmp_pa
 
     spec = load_study(tiny_study)
     first = run_study(tiny_study, out=tmp_path, quiet=True)
-    source = plan_study(spec, first.out_dir).source
+    source = plan_study(spec, first.out_dir).sources[0]
     with pytest.raises(FileExistsError, match="not overwriting"):
         execute_run(replace(source, run_id="another"))
     assert json.loads((Path(source.out_dir) / "meta.json").read_text())["status"] == "complete"

@@ -53,7 +53,7 @@ def test_curve_csv_has_finite_source_columns_after_the_contract(forgetting):
             meta = json.loads((path.parent / "meta.json").read_text())
             assert meta["source_eval"]["evaluated"] is True
             assert meta["source_eval"]["env"]["kwargs"] == {"length": 0.5}
-    assert not (forgetting.out_dir / "source" / "curve.csv").read_text().count("source_")
+    assert not (forgetting.out_dir / "source" / "seed_0" / "curve.csv").read_text().count("source_")
 
 
 def test_finetune_starts_on_the_source_as_the_source_agent(forgetting):
@@ -62,7 +62,7 @@ def test_finetune_starts_on_the_source_as_the_source_agent(forgetting):
     from stable_baselines3 import PPO
 
     meta = json.loads((forgetting.out_dir / "target/finetune/seed_1/meta.json").read_text())
-    agent = PPO.load(forgetting.out_dir / "source" / "model.zip")
+    agent = PPO.load(forgetting.out_dir / "source" / "seed_1" / "model.zip")  # pair 1's
     train_env = DummyVecEnv([lambda: make_env(SOURCE_ENV)])
     evaluator = SourceEvaluator(
         SOURCE_ENV, EvalSpec(every=128, episodes=3), meta["eval_seed"], train_env
@@ -139,14 +139,14 @@ def test_on_source_changes_only_target_run_ids(tiny_study):
     off = plan_study(load_study(copy.deepcopy(tiny_study)), Path("r"))
     tiny_study["eval"]["on_source"] = True
     on = plan_study(load_study(tiny_study), Path("r"))
-    assert on.source.run_id == off.source.run_id and off.source.source_env is None
+    assert on.sources[0].run_id == off.sources[0].run_id and off.sources[0].source_env is None
     assert all(a.run_id != b.run_id for a, b in zip(on.targets, off.targets, strict=True))
-    assert all(r.source_env == on.source.env and r.eval.on_source for r in on.targets)
+    assert all(r.source_env == on.sources[0].env and r.eval.on_source for r in on.targets)
     assert all(r.source_env is None for r in off.targets)
 
 
 def test_checkpoint_source_with_on_source_exits_2(forgetting, tiny_study, write_study, capsys):
-    tiny_study["source"] = {"checkpoint": str(forgetting.out_dir / "source" / "model.zip")}
+    tiny_study["source"] = {"checkpoint": str(forgetting.out_dir / "source/seed_0/model.zip")}
     tiny_study["eval"]["on_source"] = True
     assert main(["run", str(write_study(tiny_study)), "--quiet"]) == 2
     err = capsys.readouterr().err

@@ -200,12 +200,12 @@ def test_run_ids_single_env_unchanged_multitask_identified_by_tasks_and_heads(ti
         "timesteps": spec.source.timesteps,
         "seed": spec.source.seed,
     }
-    assert plan_study(spec, tmp_path).source.run_id == _hash(old_payload)
+    assert plan_study(spec, tmp_path).sources[0].run_id == _hash(old_payload)
 
     def source_id(heads, length):
         study = _multitask_study(json.loads(json.dumps(tiny_study)), "ppo", heads, 2)
         study["source"]["envs"][1]["kwargs"]["length"] = length
-        return plan_study(load_study(study), tmp_path).source.run_id
+        return plan_study(load_study(study), tmp_path).sources[0].run_id
 
     ids = {source_id("multi", 0.8), source_id("conditioned", 0.8), source_id("multi", 0.9)}
     assert len(ids) == 3

@@ -153,12 +153,12 @@ def test_a_joined_cluster_runs_a_plugin_env_study(cluster, plugin_study, tmp_pat
     try:
         gcs = ray.get_runtime_context().gcs_address  # joined ours, not a new local Ray
         assert gcs.rpartition(":")[2] == cluster.address.rpartition(":")[2]
-        assert executor.submit(plan.source).result(timeout=120)["status"] == "complete"
+        assert executor.submit(plan.sources[0]).result(timeout=120)["status"] == "complete"
         with pytest.warns(UserWarning) as caught:
             futures = [executor.submit(r) for r in plan.targets[:3]]
             # the source's files went to the object store with the first target run: later runs
             # need no access to them
-            shutil.rmtree(plan.source.out_dir)
+            shutil.rmtree(plan.sources[0].out_dir)
             futures += [executor.submit(r) for r in plan.targets[3:]]
             metas = [f.result(timeout=180) for f in futures]
     finally:

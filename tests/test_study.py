@@ -46,7 +46,8 @@ def test_result_folder_follows_the_contract(finished):
         for seed in (0, 1):
             run = root / "target" / method / f"seed_{seed}"
             assert {"curve.csv", "meta.json", "model.zip"} <= {p.name for p in run.iterdir()}
-    assert (root / "source" / "model.zip").is_file()
+    for seed in (0, 1):  # paired sources: one per seed pair
+        assert (root / "source" / f"seed_{seed}" / "model.zip").is_file()
     assert (root / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -79,7 +80,7 @@ def test_summary_json_contract(finished):
 def test_meta_records_what_was_transferred(finished):
     root = finished.out_dir
     ft = json.loads((root / "target" / "finetune" / "seed_0" / "meta.json").read_text())
-    source_model = PPO.load(root / "source" / "model.zip")
+    source_model = PPO.load(root / "source" / "seed_0" / "model.zip")
     assert ft["status"] == "complete"
     assert sorted(ft["transfer"]["loaded"]) == sorted(source_model.policy.state_dict())
     assert ft["transfer"]["skipped"] == {}
@@ -91,7 +92,7 @@ def test_meta_records_what_was_transferred(finished):
 def test_finetune_starts_from_the_source_policy(finished):
     """The finetune curve at t = 0 is the source agent's return on the target's eval episodes."""
     root = finished.out_dir
-    source = PPO.load(root / "source" / "model.zip")
+    source = PPO.load(root / "source" / "seed_1" / "model.zip")  # pair 1's own source
     meta = json.loads((root / "target" / "finetune" / "seed_1" / "meta.json").read_text())
     env = EnvSpec(id="rltransfer/CartPole-v0", kwargs={"length": 1.0})
     evaluator = Evaluator(env, EvalSpec(every=128, episodes=3), meta["eval_seed"])
@@ -152,7 +153,8 @@ def test_rerun_skips_complete_runs_and_redoes_partial_ones(tiny_study, tmp_path)
         "finetune/seed_0",
         "finetune/seed_1",
         "scratch/seed_1",
-        "source",
+        "source/seed_0",
+        "source/seed_1",
     ]
     assert json.loads((partial / "meta.json").read_text())["status"] == "complete"
     assert second.summary["methods"]["finetune"]["seeds"] == 2
@@ -164,7 +166,7 @@ def test_changed_spec_stops_then_retrains_with_overwrite(tiny_study, tmp_path):
     with pytest.raises(UserError, match=r"target.timesteps: 384 → 256"):
         run_study(tiny_study, out=tmp_path, quiet=True)
     second = run_study(tiny_study, out=tmp_path, quiet=True, overwrite=True)
-    assert second.skipped == ["source"]
+    assert sorted(second.skipped) == ["source/seed_0", "source/seed_1"]
     assert second.curves["scratch"][0].timesteps.tolist() == [0, 128, 256]
 
 
@@ -211,7 +213,7 @@ def test_two_workers_give_the_same_curves_as_one(finished, tmp_path):
 
 
 def test_source_checkpoint_is_loaded_not_retrained(finished, tiny_study, tmp_path):
-    checkpoint = finished.out_dir / "source" / "model.zip"
+    checkpoint = finished.out_dir / "source" / "seed_0" / "model.zip"
     tiny_study["source"] = {"checkpoint": str(checkpoint)}
     tiny_study["seeds"] = [0]
     result = run_study(tiny_study, out=tmp_path, quiet=True)
@@ -224,7 +226,7 @@ def test_source_checkpoint_is_loaded_not_retrained(finished, tiny_study, tmp_pat
 
 
 def test_checkpoint_of_another_algorithm_is_rejected(finished, tiny_study, write_study, capsys):
-    tiny_study["source"] = {"checkpoint": str(finished.out_dir / "source" / "model.zip")}
+    tiny_study["source"] = {"checkpoint": str(finished.out_dir / "source/seed_0/model.zip")}
     tiny_study["algo"] = "a2c"
     tiny_study["hyperparams"] = {"n_envs": 2}
     path = write_study(tiny_study)

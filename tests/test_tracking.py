@@ -29,7 +29,7 @@ def test_one_offline_run_per_training_run_grouped_by_study(offline_study):
     by_type: dict[str, list] = {}
     for r in runs:
         by_type.setdefault(r.job_type, []).append(r)
-    assert len(by_type["source"]) == 1
+    assert len(by_type["source"]) == 2  # one source agent per seed pair
     assert len(by_type["target"]) == 4  # 2 methods x 2 seeds
     assert len(by_type["summary"]) == 1
     assert {r.group for r in runs} == {"tiny"}
@@ -66,7 +66,7 @@ def test_sb3_logger_output_reaches_wandb_and_progress_csv(offline_study):
     assert {"train/entropy_loss", "rollout/ep_rew_mean", "time/total_timesteps"} <= set(table[0])
     logged = [float(r["train/entropy_loss"]) for r in table if r["train/entropy_loss"]]
     assert logged == pytest.approx([h["train/entropy_loss"] for h in rows])
-    for folder in ("source", "target/scratch/seed_0"):
+    for folder in ("source/seed_0", "target/scratch/seed_0"):
         assert (offline_study.out_dir / folder / "progress.csv").is_file()
 
 

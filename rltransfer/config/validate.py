@@ -357,9 +357,11 @@ def _check_seeds(spec: StudySpec) -> None:
         for i, m in enumerate(spec.methods)
         if m.source is not None
     ]
-    tops = [(p, s.seed + (max(spec.seeds) if s.replica_count(len(spec.seeds)) > 1 else 0))
-            for p, s in sources]  # fmt: skip
-    for path, seed in [("seeds", max(spec.seeds)), *tops]:
+    # a replicated source trains with seed + the pair's seed id: both ends must be valid
+    tops = [
+        (p, s.seed + max(spec.seeds)) for p, s in sources if s.replica_count(len(spec.seeds)) > 1
+    ]
+    for path, seed in [("seeds", max(spec.seeds)), *((p, s.seed) for p, s in sources), *tops]:
         if not 0 <= seed < top:
             raise FieldError(
                 path,
