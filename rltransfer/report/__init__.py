@@ -1,5 +1,6 @@
 """Write a study's report: ``summary.json``, ``report.md``, ``curves.png`` and ``forest.png``
-(and ``curves_source.png`` when the runs were evaluated on the source task)."""
+(and ``curves_source.png`` when the runs were evaluated on the source task, ``sources.png`` when
+the summary's ``sources`` has a zero-shot return to plot)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.report.forest import plot_forest
 from rltransfer.report.markdown import render_report
 from rltransfer.report.plots import plot_curves, plot_source_curves
+from rltransfer.report.sources import plot_sources, source_points
 
-__all__ = ["render_report", "plot_curves", "plot_forest", "plot_source_curves", "write_report"]
+__all__ = [
+    "render_report",
+    "plot_curves",
+    "plot_forest",
+    "plot_source_curves",
+    "plot_sources",
+    "write_report",
+]
 
 
 def write_report(
@@ -21,7 +30,8 @@ def write_report(
     """Write the four report files into ``out_dir`` (created if needed), each atomically.
 
     Returns ``{"summary": .../summary.json, "report": .../report.md, "curves": .../curves.png,
-    "forest": .../forest.png}``, plus ``"curves_source"`` when a method has a forgetting block.
+    "forest": .../forest.png}``, plus ``"curves_source"`` when a method has a forgetting block
+    and ``"sources"`` (``sources.png``) when ``summary["sources"]`` has a pair to plot.
     The figures are written first so ``report.md`` never links to a missing image.
     """
     out_dir = Path(out_dir)
@@ -35,6 +45,8 @@ def write_report(
     plot_forest(summary, paths["forest"])
     if any(m.get("forgetting") for m in summary["methods"].values()):
         paths["curves_source"] = plot_source_curves(curves, summary, out_dir / "curves_source.png")
+    if source_points(summary):
+        paths["sources"] = plot_sources(summary, out_dir / "sources.png")
     atomic_write_json(paths["summary"], summary)
     atomic_write_text(paths["report"], render_report(summary))
     return paths

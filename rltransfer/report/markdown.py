@@ -16,6 +16,7 @@ from rltransfer.report.sections import (
     source_tasks_section,
     transfer_section,
 )
+from rltransfer.report.sources import sources_section
 
 __all__ = ["fmt", "fmt_metric", "render_report"]
 
@@ -216,6 +217,7 @@ def render_report(summary: dict[str, Any]) -> str:
     lines += [""] + transfer_section(summary)
     lines += forgetting_section(summary)
     lines += source_tasks_section(summary)
+    lines += sources_section(summary)
     lines += ["## Why each verdict", ""]
     for name in summary["methods"]:
         lines += method_paragraph(name, summary)
