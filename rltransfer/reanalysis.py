@@ -116,7 +116,7 @@ class AnalysisOptions:
         try:
             seeds = _seed_ids(data.get("seeds"))
             sequential = _sequential(data.get("seeds"))
-            source = _source_of(data.get("source"), "source")
+            source = _source_of(data.get("source"), "source") or SourceSpec()
             entries = [
                 (name, kind, _source_of(e.get("source"), f"methods[{i}].source"))
                 if isinstance(e, dict)
@@ -193,10 +193,11 @@ def _sequential(seeds: Any) -> SequentialSpec | None:
     return SequentialSpec(spec.min, spec.max, spec.step or spec.min)
 
 
-def _source_of(data: Any, path: str) -> SourceSpec:
-    """The keys of a ``source`` mapping that say which agent each pair used."""
+def _source_of(data: Any, path: str) -> SourceSpec | None:
+    """The keys of a ``source`` mapping that say which agent each pair used (None: no mapping,
+    e.g. a method without its own source)."""
     if not isinstance(data, dict):
-        return SourceSpec()
+        return None
     return SourceSpec(
         checkpoint=parse_value(
             str | list[str] | None, data.get("checkpoint"), f"{path}.checkpoint"
@@ -282,6 +283,7 @@ def analyse_study_dir(
 
     ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
     """
+    from rltransfer.analysis.source_summary import source_summary
     from rltransfer.analysis.summary import analyze
     from rltransfer.analysis.transfer_summary import add_transfer_summaries
     from rltransfer.report import write_report
@@ -308,6 +310,7 @@ def analyse_study_dir(
     if tasks is not None:
         summary["source_tasks"] = tasks
     summary.update(extra or {})
+    summary["sources"] = source_summary(root, summary)  # per source: zero-shot and area gains
     try:
         paths = write_report(root, summary, curves)
     except OSError as e:  # e.g. report.md is a folder, or the folder is read-only

@@ -76,6 +76,9 @@ class RunSpec:
     zero_shot_env: EnvSpec | None = None
     """Source runs: the target task, where the trained agent is evaluated once after training
     (its zero-shot return on the target, ``meta.json``'s ``zero_shot``)."""
+    zero_shot_seed: int | None = None
+    """The evaluation seed of that zero-shot evaluation: the first pair's that uses the source,
+    so it faces the same episodes as that pair's target runs at t = 0."""
 
 
 def run_label(spec: RunSpec) -> str:
@@ -385,13 +388,15 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
 
 def _zero_shot(spec: RunSpec, model: Any, env: Any) -> dict[str, Any] | None:
     """A source run's final agent evaluated on the target task (``zero_shot_env``), with the
-    run's evaluation settings and seed: ``{"env", "return_mean", "return_std", "episodes",
-    "note"}`` (nan and a note when the spaces differ), or None when not asked for."""
+    run's evaluation settings and ``zero_shot_seed``: ``{"env", "seed", "return_mean",
+    "return_std", "episodes", "note"}`` (None and a note when the spaces differ), or None when
+    not asked for."""
     if spec.zero_shot_env is None:
         return None
     from rltransfer.evaluation import SourceEvaluator
 
-    evaluator = SourceEvaluator(spec.zero_shot_env, spec.eval, spec.eval_seed, train_env=env)
+    seed = spec.eval_seed if spec.zero_shot_seed is None else spec.zero_shot_seed
+    evaluator = SourceEvaluator(spec.zero_shot_env, spec.eval, seed, train_env=env)
     try:
         mean, std, n = evaluator(model)
     finally:
@@ -399,6 +404,7 @@ def _zero_shot(spec: RunSpec, model: Any, env: Any) -> dict[str, Any] | None:
     described = evaluator.describe()
     return {
         "env": described["env"],
+        "seed": seed,
         "return_mean": mean if n else None,
         "return_std": std if n else None,
         "episodes": n,

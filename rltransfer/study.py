@@ -219,6 +219,7 @@ def _source_run(
         out_dir=str(root / rep.key),
         replica=rep.name,
         zero_shot_env=None if s.envs else spec.target.env,
+        zero_shot_seed=spec.seeds[rep.index] + EVAL_SEED_OFFSET,  # replica j's first pair: j
         **{**shared, "policy": s.policy or shared["policy"]},
     )
     return _Source(run, {"source_run": run_id}, None)

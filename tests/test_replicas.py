@@ -143,3 +143,6 @@ def test_a_sequential_study_replays_as_it_ran(tiny_study, tmp_path):
     replayed = json.loads((copy / "summary.json").read_text())
     assert replayed["methods"]["finetune"]["looks"] == looks
     assert replayed["methods"]["finetune"]["verdict"] == ran["methods"]["finetune"]["verdict"]
+    sources = replayed["methods"]["finetune"]["areas"]["source"]
+    assert sources == ran["methods"]["finetune"]["areas"]["source"]
+    assert sources[0] == "source/seed_20"  # the study's own source, read back from study.yaml

@@ -145,7 +145,9 @@ def test_finetune_end_to_end(finetuned, tmp_path):
 
     summary = json.loads((finetuned.out_dir / "summary.json").read_text())
     t = summary["methods"]["finetune"]["transfer"]
-    n_source = len(PPO.load(finetuned.out_dir / "source" / "seed_0" / "model.zip").policy.state_dict())
+    n_source = len(
+        PPO.load(finetuned.out_dir / "source" / "seed_0" / "model.zip").policy.state_dict()
+    )
     assert t["seeds_read"] == [0, 1] and t["consistent"] is True
     assert t["transferred"] == "parameters"
     assert t["tensors"]["loaded"] == t["tensors"]["offered"] == n_source

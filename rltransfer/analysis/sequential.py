@@ -1,6 +1,6 @@
 """Group-sequential verdict: decide after a few seed pairs, add more only while inconclusive.
 
-A study plans looks ``n_1 < ... < n_K`` seed pairs (:func:`looks_from`). At look ``k`` the
+A study plans looks ``n_1 < ... < n_K`` seed pairs (``SequentialSpec.looks``). At look ``k`` the
 verdict's Welch test (:func:`rltransfer.analysis.verdict.welch_batch`) is run on the first ``n_k``
 seeds of each side; ``p < nominal_k`` stops the study (``positive``/``negative`` by the sign of t),
 no stop by ``n_K`` -> ``inconclusive``. Testing every look at ``alpha`` would give 12.6% false
@@ -193,16 +193,6 @@ def nominal_alphas(
     return (inc[0],) + tuple(float(2.0 * stats.norm.sf(z)) for z in c[1:])
 
 
-def looks_from(min_seeds: int, max_seeds: int, step: int) -> tuple[int, ...]:
-    """Looks ``min, min + step, ...`` with ``max`` always the last (even off the step)."""
-    for name, v in (("min_seeds", min_seeds), ("max_seeds", max_seeds), ("step", step)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}: {v!r} must be a positive integer")
-    if max_seeds < min_seeds:
-        raise ValueError(f"max_seeds: {max_seeds} is below min_seeds {min_seeds}")
-    return tuple(range(min_seeds, max_seeds, step)) + (max_seeds,)
-
-
 def _run(a, b, looks, alpha, spending) -> tuple[np.ndarray, np.ndarray]:
     nominal = nominal_alphas(looks, alpha, spending)
     looks = _check(looks, alpha)
@@ -243,25 +233,3 @@ def sequential_verdicts(
         if x.ndim < 1 or x.shape[-1] < looks[-1]:
             raise ValueError(f"{name}: shape {x.shape} has fewer seeds than looks[-1]={looks[-1]}")
     return _run(a, b, looks, alpha, spending)
-
-
-def look_verdict(
-    area_method: np.ndarray,
-    area_baseline: np.ndarray,
-    looks: Sequence[int],
-    alpha: float = ALPHA,
-    spending: str = DEFAULT_SPENDING,
-) -> tuple[str, int]:
-    """One real study, with the seed pairs trained so far (S,), (S,): ``(verdict, seed pairs)``.
-
-    The same rule as :func:`sequential_verdicts` on the looks reached (``looks[k] <= S``): a
-    decision there, ``inconclusive`` once ``S >= looks[-1]``, else ``continue`` (train up to the
-    next look). ``looks`` must be the whole planned schedule, since ``n_K`` fixes each boundary.
-    """
-    a = np.asarray(area_method, dtype=np.float64)
-    b = np.asarray(area_baseline, dtype=np.float64)
-    for name, x in (("area_method", a), ("area_baseline", b)):
-        if x.ndim != 1:
-            raise ValueError(f"{name}: shape {x.shape} is not one study's (S,) seeds")
-    v, n = _run(a, b, looks, alpha, spending)
-    return str(v), int(n)

@@ -10,6 +10,7 @@ from rltransfer.analysis.comparisons import comparison_lines
 from rltransfer.analysis.metrics import asymptotic_window
 from rltransfer.analysis.text import fmt, fmt_metric
 from rltransfer.analysis.verdict import ALPHA, CALIBRATION
+from rltransfer.report.design import design_paragraphs, looks_section
 from rltransfer.report.explain import headline, method_paragraph
 from rltransfer.report.sections import (
     forgetting_section,
@@ -161,6 +162,7 @@ def _how_to_read(summary: dict[str, Any]) -> list[str]:
         "and those whose interval excludes no effect are pointed out, but they never change the "
         f"verdict: testing each of them too would raise the rate of false alarms. {CALIBRATION}",
         "",
+        *design_paragraphs(summary),
         "**Curves from other tools.** Any folder of `target/<method>/seed_<k>/curve.csv` files "
         "(columns `timesteps,return_mean,return_std,episodes`, first row at t = 0, one method "
         "named `scratch`) can be analysed with `rltransfer report DIR`; an optional "
@@ -214,7 +216,8 @@ def render_report(summary: dict[str, Any]) -> str:
             "",
         ]
         lines += comparison_lines(summary["comparisons"])
-    lines += [""] + transfer_section(summary)
+    lines += [""] + looks_section(summary)
+    lines += transfer_section(summary)
     lines += forgetting_section(summary)
     lines += source_tasks_section(summary)
     lines += sources_section(summary)
