@@ -154,6 +154,30 @@ class SourceEvaluator:
             self.inner.close()
 
 
+def zero_shot_return(
+    model: BaseAlgorithm, env_spec: EnvSpec, spec: EvalSpec, seed: int, train_env: VecEnv
+) -> dict[str, object]:
+    """``model`` evaluated once on another task (a source agent on the target, before any
+    target training): ``{"env", "seed", "return_mean", "return_std", "episodes", "note"}``;
+    the returns are None, with a note, when that task's spaces differ from ``train_env``'s."""
+    evaluator = SourceEvaluator(env_spec, spec, seed, train_env=train_env)
+    try:
+        mean, std, n = evaluator(model)
+    finally:
+        evaluator.close()
+    return {
+        "env": evaluator.describe()["env"],
+        "seed": seed,
+        "return_mean": mean if n else None,
+        "return_std": std if n else None,
+        "episodes": n,
+        "note": None
+        if n
+        else "not evaluated on the target: its observation or action space differs from the "
+        "source agent's, which cannot act there",
+    }
+
+
 class GridClock:
     """Evaluates at each interior grid point as the env-step count crosses it, and reports
     progress. Shared by SB3's ``learn`` (through ``EvalGridCallback``) and a method's own

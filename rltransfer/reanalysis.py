@@ -25,10 +25,9 @@ from rltransfer.analysis.source_tasks import source_tasks
 from rltransfer.analysis.verdict import ALPHA
 from rltransfer.config.parse import FieldError, parse_dataclass, parse_value
 from rltransfer.config.replicas import pair_replicas, replicas
+from rltransfer.config.seeds import SeedsSpec, SequentialSpec
 from rltransfer.config.spec import (
     PAIRED,
-    SeedsSpec,
-    SequentialSpec,
     SourceSpec,
     StudySpec,
     margin_problem,

@@ -272,6 +272,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         GridClock,
         SourceEvaluator,
         eval_grid,
+        zero_shot_return,
     )
     from rltransfer.methods import TransferContext, method_class
     from rltransfer.recorder import CurveRecorder
@@ -355,7 +356,10 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
             recorder.record(model, spec.timesteps)
         if method is not None:  # while the tracker is open: a method may log its last points
             transfer.update(method.after_training(model))
-        zero_shot = _zero_shot(spec, model, env)
+        zero_shot = None
+        if spec.zero_shot_env is not None:  # a source run: its agent on the target task
+            seed = spec.eval_seed if spec.zero_shot_seed is None else spec.zero_shot_seed
+            zero_shot = zero_shot_return(model, spec.zero_shot_env, spec.eval, seed, env)
         outcome["summary"] = {"final_return": recorder.points[-1][1]}
         outcome["exit_code"] = 0
     recorder.finish()
@@ -383,35 +387,6 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "alarms": recorder.alarms,
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),
-    }
-
-
-def _zero_shot(spec: RunSpec, model: Any, env: Any) -> dict[str, Any] | None:
-    """A source run's final agent evaluated on the target task (``zero_shot_env``), with the
-    run's evaluation settings and ``zero_shot_seed``: ``{"env", "seed", "return_mean",
-    "return_std", "episodes", "note"}`` (None and a note when the spaces differ), or None when
-    not asked for."""
-    if spec.zero_shot_env is None:
-        return None
-    from rltransfer.evaluation import SourceEvaluator
-
-    seed = spec.eval_seed if spec.zero_shot_seed is None else spec.zero_shot_seed
-    evaluator = SourceEvaluator(spec.zero_shot_env, spec.eval, seed, train_env=env)
-    try:
-        mean, std, n = evaluator(model)
-    finally:
-        evaluator.close()
-    described = evaluator.describe()
-    return {
-        "env": described["env"],
-        "seed": seed,
-        "return_mean": mean if n else None,
-        "return_std": std if n else None,
-        "episodes": n,
-        "note": None
-        if n
-        else "not evaluated on the target: its observation or action space differs from the "
-        "source agent's, which cannot act there",
     }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from rltransfer.paths import output_dir
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir, decided_methods
 from rltransfer.run import RunSpec, is_complete, run_label
+from rltransfer.scheduling import Outcome, execute_runs
 from rltransfer.tracking import preflight, wandb_scope
 
 EVAL_SEED_OFFSET = 10_000
@@ -225,75 +225,13 @@ def _source_run(
     return _Source(run, {"source_run": run_id}, None)
 
 
-@dataclass
-class _Outcome:
-    """What running some runs gave: labels of failed and skipped runs, and the folders of the
-    source runs that failed (their targets cannot run, now or at a later look)."""
-
-    failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    broken_sources: set[str] = field(default_factory=set)
-
-
-def _execute(
-    runs: list[RunSpec],
-    todo: list[RunSpec],
-    executor: Executor,
-    progress: StudyProgress,
-    broken_sources: set[str] = frozenset(),  # type: ignore[assignment]
-) -> _Outcome:
-    """Run ``todo`` (those of ``runs`` not done yet) on ``executor``, each after its source.
-    Targets of a source in ``broken_sources`` (failed at an earlier look) fail at once."""
-    out = _Outcome(broken_sources=set(broken_sources))
-    for r in runs:
-        if r not in todo:
-            out.skipped.append(run_label(r))
-            progress.finished(r.run_id, run_label(r), "already complete, skipped")
-    orphans = [r for r in todo if r.role == "target" and r.source_dir in broken_sources]
-    out.failed += [f"{run_label(r)} (its source failed)" for r in orphans]
-    todo = [r for r in todo if r not in orphans]
-    pending = {r.out_dir for r in todo if r.role == "source"}  # targets wait for their source
-    waiting = [r for r in todo if r.role == "target" and r.source_dir in pending]
-    ready = [r for r in todo if r not in waiting]
-    running: dict[Future, RunSpec] = {}
-    while ready or running or waiting:
-        for r in ready:
-            progress.started(r.run_id, run_label(r), r.timesteps)
-            running[executor.submit(r)] = r
-        ready = []
-        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-        for fut in done:
-            r = running.pop(fut)
-            error = fut.exception()
-            if error is None:
-                meta = fut.result()
-                progress.finished(r.run_id, run_label(r), f"done in {meta['wall_time_s']:.0f}s")
-            else:
-                out.failed.append(run_label(r))
-                progress.finished(
-                    r.run_id,
-                    run_label(r),
-                    f"FAILED ({type(error).__name__}: "
-                    f"{error}); traceback in {r.out_dir}/traceback.txt",
-                )
-            if r.role == "source":
-                mine = [w for w in waiting if w.source_dir == r.out_dir]
-                waiting = [w for w in waiting if w not in mine]
-                if error is None:
-                    ready += mine
-                else:
-                    out.broken_sources.add(r.out_dir)
-                    out.failed += [run_label(w) + f" ({run_label(r)} failed)" for w in mine]
-    return out
-
-
 def _run_looks(
     spec: StudySpec,
     root: Path,
     executor: Executor,
     progress: StudyProgress,
     options: AnalysisOptions,
-) -> _Outcome:
+) -> Outcome:
     """Train the study: all its runs at once, or, with sequential seeding, one look at a time.
 
     At each look the runs of the still-open methods (and scratch) for the look's seeds are
@@ -302,7 +240,7 @@ def _run_looks(
     looks = spec.sequential.looks if spec.sequential else (len(spec.seeds),)
     open_methods = [m.name for m in spec.methods]
     handled: set[str] = set()
-    total = _Outcome()
+    total = Outcome()
     for k, n in enumerate(looks):
         stage = plan_study(spec, root, seeds=spec.seeds[:n], methods=open_methods)
         runs = [r for r in stage.runs if r.run_id not in handled]
@@ -314,7 +252,7 @@ def _run_looks(
                 f"{', '.join(m for m in open_methods if m != BASELINE)}"
             )
         todo = [r for r in runs if not is_complete(Path(r.out_dir), r.run_id)]
-        got = _execute(runs, todo, executor, progress, total.broken_sources)
+        got = execute_runs(runs, todo, executor, progress, total.broken_sources)
         total.failed += got.failed
         total.skipped += got.skipped
         total.broken_sources = got.broken_sources

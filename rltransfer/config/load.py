@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from rltransfer.config.parse import FieldError, join, parse_dataclass
-from rltransfer.config.spec import SeedsSpec, StudySpec
+from rltransfer.config.seeds import SeedsSpec
+from rltransfer.config.spec import StudySpec
 from rltransfer.errors import UserError
 
 DEFAULT_STUDY = "default.yaml"

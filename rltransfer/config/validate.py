@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import torch
 
 from rltransfer.agents import algo_info, check_hyperparams
 from rltransfer.arguments import check_net_arch
-from rltransfer.checkpoints import CheckpointError, CheckpointInfo, SpaceInfo, read_checkpoint_info
+from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
 from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
+from rltransfer.config.source_checks import check_replicas, checkpoint_info
 from rltransfer.config.spec import (
     DEVICES,
-    PAIRED,
     WANDB_MODES,
     MethodSpec,
-    SourceSpec,
     StudySpec,
     return_problem,
 )
@@ -127,56 +125,11 @@ def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     if (s.env is None) == (s.checkpoint is None):
         raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
     if s.checkpoint is not None:
-        return _checkpoint_info(s, len(spec.seeds))
+        return checkpoint_info(s, len(spec.seeds))
     if s.timesteps is None:
         raise FieldError("source.timesteps", "is required when the source is trained ('env')")
     _positive(s.timesteps, "source.timesteps")
     return _env_info(spec, "source")
-
-
-def _checkpoint_info(s: SourceSpec, n_seeds: int) -> CheckpointInfo:
-    """Each file of ``s.checkpoint`` (one or a list of replicas) read and resolved; replicas
-    must be the same kind of agent (algorithm and spaces)."""
-    paths = s.checkpoints
-    if len(paths) > n_seeds:
-        raise FieldError(
-            "source.checkpoint",
-            f"lists {len(paths)} checkpoints for {n_seeds} seed pairs: at most one per pair",
-        )
-    infos, resolved = [], []
-    for i, given in enumerate(paths):
-        field_path = "source.checkpoint" + ("" if isinstance(s.checkpoint, str) else f"[{i}]")
-        path = Path(given).expanduser()
-        if not path.is_file():
-            raise FieldError(field_path, f"no such file: {path}")
-        try:
-            info = read_checkpoint_info(path)
-        except CheckpointError as e:
-            raise FieldError(field_path, f"{path}: {e}") from None
-        first = infos[0] if infos else info
-        same = (info.algo, info.observation_space, info.action_space)
-        if same != (first.algo, first.observation_space, first.action_space):
-            raise FieldError(
-                field_path,
-                f"{path} is not the same kind of agent as {resolved[0]} (algorithm or spaces "
-                "differ): replicas must be copies of one source trained with other seeds",
-            )
-        infos.append(info)
-        resolved.append(str(path.resolve()))
-    s.checkpoint = resolved[0] if isinstance(s.checkpoint, str) else resolved
-    if s.timesteps is None:  # what the source cost, for the total-cost accounting
-        s.timesteps = max(i.num_timesteps for i in infos)
-    return infos[0]
-
-
-def _check_replicas(s: SourceSpec, path: str, n_seeds: int) -> None:
-    """A replica count above the seed pairs would train sources no pair uses."""
-    if isinstance(s.replicas, int) and s.checkpoint is None and s.replicas > n_seeds:
-        raise FieldError(
-            join(path, "replicas"),
-            f"{s.replicas} source agents for {n_seeds} seed pairs: at most one per pair "
-            f"('{PAIRED}' gives each pair its own)",
-        )
 
 
 def _method_source_info(spec: StudySpec, m: MethodSpec, path: str) -> CheckpointInfo:
@@ -286,10 +239,10 @@ def validate_study(spec: StudySpec) -> None:
         raise FieldError(
             "seeds", "sequential seeding is set with a mapping: seeds: {min, max, step, start}"
         )
-    _check_replicas(spec.source, "source", len(spec.seeds))
+    check_replicas(spec.source, "source", len(spec.seeds))
     for i, m in enumerate(spec.methods):
         if m.source is not None:
-            _check_replicas(m.source, join(join("methods", i), "source"), len(spec.seeds))
+            check_replicas(m.source, join(join("methods", i), "source"), len(spec.seeds))
     _check_returns(spec)
     lo, hi = spec.score_range.low, spec.score_range.high
     if lo is not None and hi is not None and hi <= lo:
