@@ -153,3 +153,27 @@ def test_the_replay_decides_as_the_vectorised_rule():
         verdict, stop = sequential_verdicts(a, b, LOOKS)
         last = method_looks(study, "method", "scratch", _plan())[-1]
         assert (last["decision"], last["seeds"]) == (str(verdict), int(stop))
+
+
+def test_the_verdict_says_what_its_sources_allow():
+    """One shared source: the verdict is stated as conditional on it; a few shared round-robin:
+    the test compares source means (and says so); the verdict sentence carries both."""
+    rng = np.random.default_rng(10)
+    curves = _study(rng, 0.5, n=6)
+
+    def evidence(groups):
+        summary = analyze(
+            curves, study="s", threshold=None, n_resamples=20, groups={"method": groups}
+        )
+        return summary["methods"]["method"]
+
+    shared = evidence(dict.fromkeys(range(6), "source"))
+    assert "conditional on a single source agent" in shared["evidence"]
+    assert shared["sources"] == 1 and "6 seed pairs" in shared["evidence"]
+    three = evidence({s: f"source/seed_{s % 3}" for s in range(6)})
+    assert (
+        "share 3 source agents" in three["evidence"] and "3 sources vs 6 seeds" in three["evidence"]
+    )
+    assert three["tests"]["welch_area"]["units"] == "source means vs seeds"
+    paired = evidence({s: f"source/seed_{s}" for s in range(6)})
+    assert "conditional" not in paired["evidence"] and "share" not in paired["evidence"]
