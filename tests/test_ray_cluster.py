@@ -146,7 +146,8 @@ def test_a_joined_cluster_runs_a_plugin_env_study(cluster, plugin_study, tmp_pat
 
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)  # as `ray job submit` sets it
     assert not _importable_on_cluster(cluster.address)  # only the shipped module can help
-    spec = load_study(plugin_study)
+    # one shared source, so that every transfer run reads the same source files
+    spec = load_study(plugin_study, source={"replicas": 1})
     plan = plan_study(spec, tmp_path / "runs" / spec.name)
     assert shipped_modules(plan.runs) == [str(tmp_path / "study" / f"{PLUGIN}.py")]
     executor = make_executor(spec.executor, lambda run_id, t: None, plan.runs)

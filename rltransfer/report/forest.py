@@ -9,7 +9,6 @@ time-to-threshold ratio, known only as a bound, is drawn as a ``>``/``<`` marker
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rltransfer.io import atomic_write_bytes
-from rltransfer.report.plots import METHOD_COLOURS
+from rltransfer.report.plots import METHOD_COLOURS, png_bytes
 
 PANELS = (
     ("jumpstart", "Jumpstart (return)", 0.0),
@@ -116,9 +115,7 @@ def render_forest_png(summary: dict[str, Any]) -> bytes:
     cost = "source steps unknown" if steps is None else f"{steps:,} source steps charged"
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
     fig.suptitle(f"{summary.get('study', '')}: mean and 95% CI per metric ({cost})")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def plot_forest(summary: dict[str, Any], path: str | Path) -> Path:

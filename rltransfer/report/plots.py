@@ -70,7 +70,7 @@ def render_curves_png(
     if on_source and len(curves.get(baseline, {})) == 0:
         ax.text(0.5, 0.5, f"{baseline} has no source evaluation", ha="center", va="center")
         ax.set_axis_off()
-        return _png(fig)
+        return png_bytes(fig)
     aligned = align_study(curves, baseline)
     base = aligned.baseline_returns
     label = f"{baseline} ({len(base)} seeds)"
@@ -90,10 +90,11 @@ def render_curves_png(
     ax.set_title(f"{summary.get('study', '')}: {what}mean over seeds, 95% band")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    return _png(fig)
+    return png_bytes(fig)
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` rendered as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -10,7 +10,6 @@ Pairs whose source has no zero-shot value are left out (the section says which).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from matplotlib.figure import Figure
 
 from rltransfer.analysis.text import fmt
 from rltransfer.io import atomic_write_bytes
-from rltransfer.report.plots import METHOD_COLOURS
+from rltransfer.report.plots import METHOD_COLOURS, png_bytes
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 
@@ -94,9 +93,7 @@ def render_sources_png(summary: dict[str, Any]) -> bytes:
     ax.set_title(f"{summary.get('study', '')}: each seed pair's gain vs its source's zero-shot")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def plot_sources(summary: dict[str, Any], path: str | Path) -> Path:
