@@ -3,7 +3,7 @@
 Three tables map an argument to its ``Arg`` (type and range): ``HYPERPARAMS`` (the algorithm's
 constructor, with per-algorithm overrides in ``ALGO_HYPERPARAMS``), ``POLICY_KWARGS`` (the policy
 class's) and ``NORMALIZE_KWARGS`` (``VecNormalize``'s). Arguments outside the tables are left to
-the model build that validation does once per configuration (``rltransfer.config.models``).
+the model build that validation does once per configuration (``rltransfer.validation.models``).
 """
 
 from __future__ import annotations

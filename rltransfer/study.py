@@ -19,10 +19,8 @@ from typing import Any
 import yaml
 
 from rltransfer.analysis.curves import Curve
-from rltransfer.config.load import load_study
 from rltransfer.config.replicas import Replica, pair_replicas
-from rltransfer.config.spec import EnvSpec, SourceSpec, StudySpec
-from rltransfer.config.validate import BASELINE
+from rltransfer.config.spec import BASELINE, EnvSpec, SourceSpec, StudySpec
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import Executor, make_executor
 from rltransfer.folder_guard import PlannedRun, check_study_folder, remove_runs
@@ -34,6 +32,7 @@ from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir, decided_me
 from rltransfer.run import RunSpec, is_complete, run_label
 from rltransfer.scheduling import Outcome, execute_runs
 from rltransfer.tracking import preflight, wandb_scope
+from rltransfer.validation import load_study
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation env seed = run seed + this offset, the same for every method of a seed."""

@@ -29,9 +29,9 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rltransfer.config.load import load_study
 from rltransfer.run import execute_run
 from rltransfer.study import plan_study
+from rltransfer.validation import load_study
 
 ENV = "CartPole-v1"
 SEED = 0

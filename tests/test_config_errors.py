@@ -203,7 +203,7 @@ def test_console_script_prints_no_traceback(tiny_study, write_study):
 
 
 def test_valid_tiny_study_loads(tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     spec = load_study(tiny_study)
     assert [m.name for m in spec.methods] == ["scratch", "finetune"]
@@ -214,14 +214,14 @@ def test_valid_tiny_study_loads(tiny_study):
 
 
 def test_scratch_is_always_added(tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     tiny_study["methods"] = ["finetune"]
     assert [m.method for m in load_study(tiny_study).methods] == ["scratch", "finetune"]
 
 
 def test_overrides_reach_the_spec(tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     spec = load_study(tiny_study, seeds=3, workers=2, wandb="offline", target={"timesteps": 256})
     assert spec.seeds == [0, 1, 2]
@@ -232,7 +232,8 @@ def test_overrides_reach_the_spec(tiny_study):
 
 
 def test_default_study_is_valid_and_shipped_in_scripts():
-    from rltransfer.config.load import default_study_text, load_study
+    from rltransfer.config.load import default_study_text
+    from rltransfer.validation import load_study
 
     spec = load_study(None)
     assert (

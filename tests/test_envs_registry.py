@@ -118,8 +118,8 @@ def test_catalogue_matches_a_default_made_env(family: dict[str, Any]) -> None:
 def test_bad_kwargs_stop_a_study_naming_the_field(
     kwargs: dict[str, Any], field: str, tiny_study: dict[str, Any]
 ) -> None:
-    from rltransfer.config.load import load_study
     from rltransfer.errors import UserError
+    from rltransfer.validation import load_study
 
     tiny_study["target"]["env"] = {"id": "rltransfer/PixelGrid-v0", "kwargs": kwargs}
     with pytest.raises(UserError, match=rf"target\.env\.{field}: "):

@@ -271,7 +271,7 @@ def test_a_bad_margin_in_a_study_file_exits_2(tiny_study, study_exit_2, bad: flo
 
 
 def test_a_study_file_margin_reaches_the_analysis_options(tiny_study) -> None:
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     tiny_study["equivalence_margin"] = 0.05
     spec = load_study(tiny_study)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from rltransfer import run_study
-from rltransfer.config.load import load_study
 from rltransfer.executors.packing import RemoteRunError, pack_inputs, run_packed, unpack_result
 from rltransfer.run import execute_run
 from rltransfer.study import plan_study
+from rltransfer.validation import load_study
 
 
 @pytest.mark.slow

@@ -79,9 +79,9 @@ def test_overwrite_keeps_unchanged_runs_and_replaces_the_others(tiny_study, tmp_
 def test_a_run_never_writes_over_a_finished_run_of_another_id(tiny_study, tmp_path) -> None:
     from dataclasses import replace
 
-    from rltransfer.config.load import load_study
     from rltransfer.run import execute_run
     from rltransfer.study import plan_study
+    from rltransfer.validation import load_study
 
     spec = load_study(tiny_study)
     first = run_study(tiny_study, out=tmp_path, quiet=True)

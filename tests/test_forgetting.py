@@ -17,13 +17,13 @@ from rltransfer.analysis.curves import CURVE_COLUMNS, SOURCE_COLUMNS, Curve, rea
 from rltransfer.analysis.forgetting import forgetting_summary
 from rltransfer.analysis.summary import analyze
 from rltransfer.cli import main
-from rltransfer.config.load import load_study
 from rltransfer.config.spec import EnvSpec, EvalSpec, WandbSpec
 from rltransfer.environments import make_env
 from rltransfer.evaluation import SourceEvaluator
 from rltransfer.study import plan_study
 from rltransfer.tracking import open_run_tracker
 from rltransfer.tracking.offline_reader import read_offline_runs
+from rltransfer.validation import load_study
 
 SOURCE_ENV = EnvSpec("rltransfer/CartPole-v0", {"length": 0.5})
 

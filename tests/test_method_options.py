@@ -63,14 +63,14 @@ def test_method_option_mistakes_exit_2_before_training(
     ],
 )
 def test_layerwise_plans_where_something_trains_are_valid(tiny_study, groups):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     spec = load_study(_with_method(tiny_study, method="layerwise", groups=groups))
     assert [m.method for m in spec.methods] == ["scratch", "layerwise"]
 
 
 def test_layerwise_all_frozen_with_progressive_unfreezing_is_valid(tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     study = _with_method(tiny_study, method="layerwise", groups={"all": "freeze"}, progressive=128)
     assert load_study(study).methods[1].method == "layerwise"

@@ -186,8 +186,8 @@ def test_heads_without_envs_is_an_error(tiny_study, write_study, capsys):
 
 
 def test_run_ids_single_env_unchanged_multitask_identified_by_tasks_and_heads(tiny_study, tmp_path):
-    from rltransfer.config.load import load_study
     from rltransfer.study import _env_dict, _eval_identity, _hash, plan_study
+    from rltransfer.validation import load_study
 
     spec = load_study(tiny_study)
     old_payload = {  # what a single-env source's id always hashed

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import rltransfer
-from rltransfer.config.load import load_study
+from rltransfer.validation import load_study
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 PRESETS = sorted(p for p in SCRIPTS.glob("*.yaml"))

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from rltransfer.config.load import load_study
 from rltransfer.errors import UserError
 from rltransfer.executors import make_executor
 from rltransfer.executors.ray_cluster import AUTOSCALING_ENV, shipped_modules
 from rltransfer.study import plan_study
+from rltransfer.validation import load_study
 
 PLUGIN = "plugin_env_xyz"
 PLUGIN_SOURCE = '''

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from rltransfer import run_study
-from rltransfer.config.load import load_study
+from rltransfer.validation import load_study
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

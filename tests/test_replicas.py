@@ -10,11 +10,11 @@ import pytest
 
 from rltransfer import run_study
 from rltransfer.cli import main
-from rltransfer.config.load import load_study
 from rltransfer.config.replicas import pair_replicas
 from rltransfer.config.spec import SourceSpec
 from rltransfer.errors import UserError
 from rltransfer.study import plan_study
+from rltransfer.validation import load_study
 
 
 def test_paired_sources_are_the_default(tiny_study, tmp_path):

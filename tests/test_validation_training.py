@@ -297,9 +297,9 @@ def test_the_source_models_are_built_too(tiny_study, study_exit_2):
 
 
 def test_every_known_seed_offset_fits_the_reserved_room():
-    from rltransfer.config.validate import MAX_SEED_OFFSET
     from rltransfer.methods import distill, reuse
     from rltransfer.study import EVAL_SEED_OFFSET
+    from rltransfer.validation.study import MAX_SEED_OFFSET
 
     offsets = [EVAL_SEED_OFFSET, reuse.SEED_OFFSET]
     offsets += [distill.HELDOUT_SEED_OFFSET, distill.RETURN_SEED_OFFSET]
@@ -307,8 +307,8 @@ def test_every_known_seed_offset_fits_the_reserved_room():
 
 
 def test_the_largest_allowed_seed_is_accepted(tiny_study):
-    from rltransfer.config.load import load_study
-    from rltransfer.config.validate import MAX_SEED_OFFSET, SEED_LIMIT
+    from rltransfer.validation import load_study
+    from rltransfer.validation.study import MAX_SEED_OFFSET, SEED_LIMIT
 
     top = SEED_LIMIT - MAX_SEED_OFFSET - tiny_study["hyperparams"]["n_envs"]
     tiny_study["seeds"] = [top - 1]
@@ -318,7 +318,7 @@ def test_the_largest_allowed_seed_is_accepted(tiny_study):
 
 def test_valid_off_policy_arguments_reach_sb3(tiny_study):
     """``train_freq: [n, unit]`` (a YAML list) and an integral float are accepted and built."""
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     tiny_study.update(algo="dqn", hyperparams={"train_freq": [4, "episode"], "buffer_size": 1e3})
     spec = load_study(tiny_study)
@@ -338,7 +338,7 @@ def test_valid_off_policy_arguments_reach_sb3(tiny_study):
     ],
 )
 def test_edge_values_are_accepted(algo, hyperparams, tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     if algo == "sac":
         _sac(tiny_study)
@@ -403,7 +403,7 @@ def test_layer_group_errors_have_the_file_path(tiny_study, study_exit_2):
 
 
 def test_compare_may_name_the_added_baseline(tiny_study):
-    from rltransfer.config.load import load_study
+    from rltransfer.validation import load_study
 
     tiny_study.update(methods=["finetune"], compare=[["finetune", "scratch"]])
     assert [m.name for m in load_study(tiny_study).methods] == ["scratch", "finetune"]

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from rltransfer import run_study
-from rltransfer.config.load import load_study
 from rltransfer.study import plan_study
 from rltransfer.tracking import SUMMARY_ID, wandb_run_id, wandb_scope
 from rltransfer.tracking.offline_reader import read_offline_runs
+from rltransfer.validation import load_study
 
 
 def _ids(study: dict, root: Path) -> dict[str, tuple[str, str]]:

@@ -8,11 +8,11 @@ import io
 import shutil
 from pathlib import Path
 
-from rltransfer.config.load import load_study
 from rltransfer.executors.packing import run_packed, unpack_result
 from rltransfer.study import plan_study
 from rltransfer.tracking import wandb_run_id
 from rltransfer.tracking.offline_reader import read_offline_runs
+from rltransfer.validation import load_study
 
 
 def test_packed_run_carries_progress_csv_and_sb3_metrics_back(tiny_study, tmp_path):

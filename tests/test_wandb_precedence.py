@@ -8,12 +8,12 @@ import time
 import pytest
 
 from rltransfer import run_study
-from rltransfer.config.load import load_study
 from rltransfer.config.spec import WandbSpec
 from rltransfer.errors import UserError
 from rltransfer.study import plan_study
 from rltransfer.tracking import resolve_wandb
 from rltransfer.tracking.offline_reader import read_offline_runs
+from rltransfer.validation import load_study
 
 ENV = {
     "WANDB_MODE": "disabled",

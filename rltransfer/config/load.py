@@ -142,16 +142,16 @@ def _expand_seeds(data: dict[str, Any]) -> None:
         raise FieldError("seeds", f"must hold at most {MAX_SEEDS} seeds, got {len(seeds)}")
 
 
-def load_study(path_or_spec: Any = None, **overrides: Any) -> StudySpec:
-    """Read, override, parse and validate a study; raise ``UserError`` on any mistake."""
-    from rltransfer.config.validate import validate_study
+def parse_study(path_or_spec: Any = None, **overrides: Any) -> tuple[StudySpec, str]:
+    """Read, override and parse a study (types and ranges only, nothing resolved); return it
+    with a label for messages (the file name). ``UserError`` on any mistake.
 
+    ``rltransfer.validation.load_study`` checks it against the environments, algorithms and
+    methods and resolves its defaults."""
     data, label = read_study_data(path_or_spec)
     data = apply_overrides(data, overrides)
     try:
         _expand_seeds(data)
-        spec = parse_dataclass(StudySpec, data, "")
-        validate_study(spec)
+        return parse_dataclass(StudySpec, data, ""), label
     except FieldError as e:
         raise UserError(f"{label}: {e}") from None
-    return spec

@@ -40,6 +40,8 @@ class EnvSpec:
 
 
 GROUP_MODES = ("freeze", "finetune", "reinit")
+BASELINE = "scratch"
+"""The method every other one is compared with, always in a study."""
 PAIRED = "paired"
 """``source.replicas``: one source agent per seed pair."""
 WANDB_MODES = ("offline", "online", "disabled")

@@ -36,9 +36,9 @@ def agent_frames(
     (stochastically), with episode ids starting at ``first_episode``."""
     from rltransfer.agents import build_model
     from rltransfer.checkpoints import read_policy_state
-    from rltransfer.config.load import load_study
     from rltransfer.environments import make_env
     from rltransfer.methods.parameters import load_matching
+    from rltransfer.validation import load_study
     from rltransfer.vision.plan import prepare_env
 
     root = Path(study_dir)

@@ -6,6 +6,7 @@ env's ``reward_threshold``, and ``scratch`` always present as the paired baselin
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 
@@ -14,10 +15,9 @@ import torch
 from rltransfer.agents import algo_info, check_hyperparams
 from rltransfer.arguments import check_net_arch
 from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
-from rltransfer.config.models import check_models
 from rltransfer.config.parse import FieldError, join
-from rltransfer.config.source_checks import check_replicas, checkpoint_info
 from rltransfer.config.spec import (
+    BASELINE,
     DEVICES,
     WANDB_MODES,
     MethodSpec,
@@ -28,6 +28,8 @@ from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
 from rltransfer.methods import TransferMethod, method_class
+from rltransfer.validation.models import check_models
+from rltransfer.validation.sources import check_replicas, checkpoint_info
 from rltransfer.vision.check import check_encoder_name, check_policy
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -39,7 +41,6 @@ MAX_SEED_OFFSET = 100_000
 """Room for what the code adds to a run's seed: the evaluation env's offset
 (``rltransfer.study.EVAL_SEED_OFFSET``), the methods' own (reuse, distill: at most 30 000),
 besides the index of each env copy, which ``_check_seeds`` adds itself."""
-BASELINE = "scratch"
 
 
 def _positive(value: int | None, path: str) -> None:
@@ -119,7 +120,7 @@ def _source_info(spec: StudySpec) -> CheckpointInfo:
 def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     s = spec.source
     if s.envs is not None or s.heads is not None:
-        from rltransfer.multitask.validate import check_multitask_source
+        from rltransfer.validation.multitask import check_multitask_source
 
         return check_multitask_source(spec)
     if (s.env is None) == (s.checkpoint is None):
@@ -217,7 +218,17 @@ def _check_unfreezing_in_budget(options: object, path: str, budget: int) -> None
         )
 
 
-def validate_study(spec: StudySpec) -> None:
+def resolve(parsed: StudySpec) -> StudySpec:
+    """A new, fully resolved copy of ``parsed`` (defaults filled in: hyperparameters, threshold,
+    the scratch baseline, checkpoint paths, …), checked against the real environments,
+    algorithms, encoders and methods; ``parsed`` itself is left as it was. Raises
+    ``FieldError`` naming the dotted field."""
+    spec = copy.deepcopy(parsed)
+    _check_and_fill(spec)
+    return spec
+
+
+def _check_and_fill(spec: StudySpec) -> None:
     """Check ``spec`` in place and fill in resolved defaults; raise ``FieldError``."""
     _check_name(spec.name, "name")
     algo_info(spec.algo)
