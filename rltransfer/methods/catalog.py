@@ -119,8 +119,50 @@ def entry_implemented_by(impl: str) -> MethodEntry | None:
     return next((e for e in _ENTRIES.values() if e.impl == impl), None)
 
 
+ENTRY_POINT_GROUP = "rltransfer.methods"
+"""Installed packages may offer methods under this entry-point group: ``name = "pkg.mod:Class"``."""
+
+
+def _plugin(kind: str, ref: str, path: str) -> MethodEntry:
+    """Import the ``TransferMethod`` subclass ``ref`` (``module:Class``) and add it to the catalog
+    as ``kind``, from its class attributes; ``FieldError`` at ``path`` naming what is wrong."""
+    from rltransfer.methods.base import TransferMethod
+
+    module, _, name = ref.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except ImportError as e:
+        raise FieldError(path, f"cannot import the module of method '{ref}': {e}") from None
+    except AttributeError:
+        raise FieldError(
+            path, f"module '{module}' has no class '{name}' (method '{ref}')"
+        ) from None
+    if not (isinstance(cls, type) and issubclass(cls, TransferMethod)):
+        raise FieldError(path, f"'{ref}' is not a subclass of rltransfer.methods.TransferMethod")
+    for attr in ("description", "transfers"):
+        if not isinstance(getattr(cls, attr, None), str):
+            raise FieldError(path, f"method class '{ref}' must set the class attribute '{attr}'")
+    entry = MethodEntry(kind, cls.description, cls.transfers, ref, cls.Options, cls.needs_source)
+    declare_method(entry)
+    _LOADED[kind] = cls
+    return entry
+
+
+def _entry_point(kind: str) -> str | None:
+    """``module:Class`` of the installed method named ``kind`` (entry-point group above)."""
+    from importlib.metadata import entry_points
+
+    found = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
+    return found[0] if found else None
+
+
 def method_entry(kind: str, path: str) -> MethodEntry:
-    """The catalog entry of ``kind``; ``FieldError`` at ``path`` for an unknown one."""
+    """The catalog entry of ``kind``: a built-in or registered method, a plug-in class named
+    ``module:Class``, or an installed entry point; ``FieldError`` at ``path`` for none."""
+    if kind not in _ENTRIES and ":" in kind:
+        return _plugin(kind, kind, path)
+    if kind not in _ENTRIES and (ref := _entry_point(kind)) is not None:
+        return _plugin(kind, ref, path)
     if kind not in _ENTRIES:
         raise FieldError(
             path,
