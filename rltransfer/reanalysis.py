@@ -116,6 +116,15 @@ class AnalysisOptions:
             seeds = _seed_ids(data.get("seeds"))
             sequential = _sequential(data.get("seeds"))
             source = _source_of(data.get("source"), "source") or SourceSpec()
+            # No source.replicas: written before replicated sources (one shared source run in
+            # source/), or curves from another tool, whose sources are unknown
+            legacy = not isinstance(data.get("source"), dict) or "replicas" not in data["source"]
+            unknown = False
+            if legacy and source.checkpoint is None:
+                if (root / "source" / "meta.json").is_file():
+                    source.replicas = 1
+                else:
+                    unknown = True
             entries = [
                 (name, kind, _source_of(e.get("source"), f"methods[{i}].source"))
                 if isinstance(e, dict)
@@ -139,7 +148,7 @@ class AnalysisOptions:
                 methods=_method_names(data.get("methods")),
                 seeds=seeds,
                 equivalence_margin=margin,
-                groups=_groups(source, entries, seeds) if seeds else None,
+                groups=_groups(source, entries, seeds) if seeds and not unknown else None,
                 source_keys=[r.key for r in replicas(source, "source", seeds or [0])],
                 sequential=sequential,
             )

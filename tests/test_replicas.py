@@ -146,3 +146,25 @@ def test_a_sequential_study_replays_as_it_ran(tiny_study, tmp_path):
     sources = replayed["methods"]["finetune"]["areas"]["source"]
     assert sources == ran["methods"]["finetune"]["areas"]["source"]
     assert sources[0] == "source/seed_20"  # the study's own source, read back from study.yaml
+
+
+def test_a_folder_from_before_replicas_reports_its_one_shared_source(tiny_study, tmp_path):
+    """A study.yaml without source.replicas and a single source/ run (older versions): the
+    report says its verdicts are conditional on that one source; curves from another tool
+    (no source run) make no claim either way."""
+    from rltransfer.io import atomic_write_json
+    from rltransfer.reanalysis import AnalysisOptions
+
+    root = tmp_path / "old"
+    (root / "source").mkdir(parents=True)
+    atomic_write_json(root / "source" / "meta.json", {"run_id": "x", "status": "complete"})
+    (root / "study.yaml").write_text(
+        "seeds: 3\nmethods: [scratch, finetune]\nsource: {seed: 1000}\n"
+    )
+    options = AnalysisOptions.from_folder(root)
+    assert options.groups == {"finetune": dict.fromkeys(range(3), "source")}
+    (root / "source" / "meta.json").unlink()
+    assert AnalysisOptions.from_folder(root).groups is None
+    (root / "study.yaml").write_text("seeds: 3\nmethods: [finetune]\nsource: {replicas: paired}\n")
+    paired = AnalysisOptions.from_folder(root).groups
+    assert paired == {"finetune": {s: f"source/seed_{s}" for s in range(3)}}
