@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import gymnasium as gym
 import torch
 
 from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import GroupSpec
 from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext
-from rltransfer.methods.layers import OUTPUT, TARGET_NETWORKS, group_parameters, is_target
+from rltransfer.methods.layers import OUTPUT, group_parameters
 from rltransfer.methods.layers import policy_groups as layer_groups
 from rltransfer.methods.parameters import (
     ParameterMethod,
@@ -36,12 +37,36 @@ from rltransfer.methods.parameters import (
     check_same_algo,
     configure_schedules,
 )
-from rltransfer.vision.adapters import adapt_problem, adapter_config, map_problem
+from rltransfer.vision.adapters import (
+    InputAdapter,
+    adapt_problem,
+    adapted_space,
+    adapter_config,
+    map_problem,
+)
+from rltransfer.vision.sb3 import TARGET_NETWORKS, is_target, named_extractors
+from rltransfer.vision.stages import INPUT, register_stage
 
 ACTION_TENSORS = ("action_net", "log_std")
 """PPO/A2C tensors that produce actions: kept fresh when the action space changes kind."""
 ACTION_DIFFERS = "re-initialised: output (action space differs)"
 CRITIC_DIFFERS = "re-initialised: critic input (it reads the action; action space differs)"
+
+
+@register_stage("adapter", place=INPUT, key="adapter")
+def adapter_stage(config: dict[str, Any], space: gym.Space) -> InputAdapter | None:
+    """The ``InputAdapter`` of an extractor config with an ``"adapter"`` entry: the encoder
+    behind it is built for the adapter's ``out_shape`` (the source's observations)."""
+    if config.get("adapter") is None:
+        return None
+    adapter = InputAdapter(config["adapter"])
+    if tuple(space.shape) != adapter.in_shape:
+        raise ValueError(
+            f"the input adapter maps observations of shape {adapter.in_shape}, the "
+            f"policy sees {tuple(space.shape)}"
+        )
+    adapter.output_space = adapted_space(space, adapter.out_shape)
+    return adapter
 
 
 def _online(name: str) -> str:
@@ -108,7 +133,7 @@ class Adapt(ParameterMethod):
 
         # a ``map`` that reorders coordinates of the same size: the source's VecNormalize
         # statistics no longer line up with the target's coordinates
-        adapters = [ex.adapter for _, ex in _extractors(policy) if ex.adapter is not None]
+        adapters = [ex.adapter for _, ex in named_extractors(policy) if ex.adapter is not None]
         remapped = any(
             not a.image and a.in_shape == a.out_shape and a.map != list(range(a.in_shape[0]))
             for a in adapters
@@ -155,7 +180,7 @@ class Adapt(ParameterMethod):
         )
         record["adapters"] = [
             f"{name}.adapter: {ex.adapter.describe()}"
-            for name, ex in _extractors(policy)
+            for name, ex in named_extractors(policy)
             if ex.adapter is not None
         ]
         record["adapter"] = getattr(self, "_adapter", None)
@@ -184,13 +209,3 @@ class Adapt(ParameterMethod):
         )
         # ``ParameterMethod.after_training`` checks that these stayed bitwise unchanged
         self._frozen = {n: p.detach().clone() for n, p in policy.named_parameters() if n in frozen}
-
-
-def _extractors(policy: torch.nn.Module) -> list[tuple[str, Any]]:
-    from rltransfer.vision.sb3 import VisionExtractor
-
-    return [
-        (n, m)
-        for n, m in policy.named_modules()
-        if isinstance(m, VisionExtractor) and not is_target(n)
-    ]

@@ -21,14 +21,21 @@ Config (plain data, saved with the model inside the extractor config under ``"pr
      "names": ["mlp_extractor.policy_net.0", "mlp_extractor.policy_net.2"]}
 
 ``names``: the source layer of each source-column layer (for the records).
+
+The columns are the ``columns`` extractor stage (``rltransfer.vision.stages``, place
+``features``): importing this module registers it, and ``VisionExtractor`` then runs them on its
+reader's features when its config has a ``"progressive"`` entry.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import torch
 from torch import nn
+
+from rltransfer.vision.stages import FEATURES, register_stage
 
 ACTIVATIONS = {
     "tanh": nn.Tanh,
@@ -116,3 +123,11 @@ class ProgressiveColumns(nn.Module):
             "new_column": n(self.column),
             "laterals": n(self.laterals),
         }
+
+
+@register_stage("columns", place=FEATURES, key="progressive")
+def columns_stage(config: dict[str, Any], space: gym.Space) -> ProgressiveColumns | None:
+    """The columns of an extractor config with a ``"progressive"`` entry (they read the flat
+    observations the ``mlp`` encoder passes through)."""
+    settings = config.get("progressive")
+    return None if settings is None else ProgressiveColumns(settings)

@@ -11,13 +11,13 @@ Groups, in depth order:
 
 Selectors name groups or families of them: ``encoder`` (every ``encoder.*``), ``hidden``
 (every ``hidden*``), ``all``. Target networks (``q_net_target``, ``critic_target``) are not
-grouped: ``sync_target_networks`` copies the online networks into them after a change.
+grouped: ``sync_target_networks`` (``rltransfer.vision.sb3``) copies the online networks into
+them after a change.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +25,14 @@ import torch
 from torch import nn
 
 from rltransfer.vision.encoder import Encoder
-from rltransfer.vision.groups import GROUPED, LR_ATTR, keep_frozen_bn_eval, optimizers_of
+from rltransfer.vision.groups import GROUPED, LR_ATTR, keep_frozen_bn_eval
+from rltransfer.vision.groups import install_unfreeze_schedule as unfreeze_on_schedule
 from rltransfer.vision.groups import unfreeze as unfreeze_encoder_group
+from rltransfer.vision.sb3 import TARGET_NETWORKS as TARGET_NETWORKS
+from rltransfer.vision.sb3 import is_target as is_target
+from rltransfer.vision.sb3 import named_extractors
+from rltransfer.vision.sb3 import sync_target_networks as sync_target_networks
 
-TARGET_NETWORKS = {"q_net": "q_net_target", "critic": "critic_target"}
 OUTPUT = "output"
 ADAPTER = "adapter"
 
@@ -44,10 +48,6 @@ class LayerGroup:
 
     def owns(self, key: str) -> bool:
         return any(key == p or key.startswith(p + ".") for p in self.prefixes)
-
-
-def is_target(name: str) -> bool:
-    return any(name == t or name.startswith(t + ".") for t in TARGET_NETWORKS.values())
 
 
 def _classify_linear(policy: nn.Module) -> dict[str, str]:
@@ -72,22 +72,12 @@ def _classify_linear(policy: nn.Module) -> dict[str, str]:
     return out
 
 
-def _encoders(policy: nn.Module) -> list[tuple[str, Any]]:
-    from rltransfer.vision.sb3 import VisionExtractor
-
-    return [
-        (n, m)
-        for n, m in policy.named_modules()
-        if isinstance(m, VisionExtractor) and not is_target(n)
-    ]
-
-
 def policy_groups(policy: nn.Module) -> dict[str, LayerGroup]:
     """Ordered ``{group: LayerGroup}`` of ``policy`` (input → output); every online parameter
     belongs to exactly one group."""
     adapter = LayerGroup(ADAPTER)
     enc: dict[str, LayerGroup] = {}
-    for path, extractor in _encoders(policy):
+    for path, extractor in named_extractors(policy):
         encoder = extractor.encoder
         for g, module_paths in encoder.groups.items():
             group = enc.setdefault(f"encoder.{g}", LayerGroup(f"encoder.{g}"))
@@ -191,31 +181,17 @@ def regroup_optimizers(policy: nn.Module) -> int:
     return rebuilt
 
 
-def sync_target_networks(policy: nn.Module) -> None:
-    """Target networks start equal to their online networks, as SB3 makes them."""
-    for online, target in TARGET_NETWORKS.items():
-        if hasattr(policy, target):
-            getattr(policy, target).load_state_dict(getattr(policy, online).state_dict())
-
-
 def install_unfreeze_schedule(model: Any, groups: list[LayerGroup], at: dict[str, int]) -> None:
-    """Unfreeze group ``g`` once ``model.num_timesteps >= at[g]`` (progressive unfreezing).
-
-    A step pre-hook on every optimizer checks the schedule, so ``learn`` needs no callback;
-    ``model.unfrozen_at`` records when each group was unfrozen (env steps)."""
+    """Unfreeze group ``g`` once ``model.num_timesteps >= at[g]`` (progressive unfreezing, on
+    the schedule of ``rltransfer.vision.groups``); ``model.unfrozen_at`` records when each group
+    was unfrozen (env steps)."""
     if not at:
         return
-    ref = weakref.ref(model)
-    pending = {g.name: g for g in groups if g.name in at}
+    by_name = {g.name: g for g in groups}
     model.unfrozen_at = {}
 
-    def hook(optimizer: Any, args: Any, kwargs: Any) -> None:
-        m = ref()
-        if m is None:
-            return
-        for name in [n for n, step in at.items() if n in pending and m.num_timesteps >= step]:
-            unfreeze(m.policy, pending.pop(name))
-            m.unfrozen_at[name] = int(m.num_timesteps)
+    def unfreeze_group(m: Any, name: str) -> None:
+        unfreeze(m.policy, by_name[name])
+        m.unfrozen_at[name] = int(m.num_timesteps)
 
-    for opt in optimizers_of(model.policy):
-        opt.register_step_pre_hook(hook)
+    unfreeze_on_schedule(model, {g: s for g, s in at.items() if g in by_name}, unfreeze_group)

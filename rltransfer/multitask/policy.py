@@ -10,10 +10,11 @@ so a single-task target loads them by name and shape. Task-specific: the output 
 * ``conditioned``: one ``nn.Linear`` reading ``[latent, one-hot task]``
   (``action_net.linear.weight`` of shape (out, latent + K)).
 
-The extractor writes the batch's one-hot task (B, K) into a ``TaskContext`` shared with the heads
-each time SB3 calls ``extract_features``, which every path (``forward``, ``evaluate_actions``,
-``predict_values``, ``get_distribution``) does before the heads run. A Gaussian policy's
-``log_std`` stays shared.
+The extractor's ``task_input`` stage (``TaskInput``, registered here with
+``rltransfer.vision.stages``) hands ``obs["obs"]`` to the encoder and writes the batch's one-hot
+task (B, K) into a ``TaskContext`` shared with the heads each time SB3 calls
+``extract_features``, which every path (``forward``, ``evaluate_actions``, ``predict_values``,
+``get_distribution``) does before the heads run. A Gaussian policy's ``log_std`` stays shared.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
+
+from rltransfer.multitask.env import OBS_KEY, TASK_KEY, is_task_space
+from rltransfer.vision.stages import OBSERVATION, register_stage
 
 HEADS = ("multi", "conditioned")
 
@@ -47,6 +52,28 @@ class TaskContext:
                 "run before the task heads"
             )
         return self.task
+
+
+class TaskInput(nn.Module):
+    """The features extractor's first stage on a multi-task Dict space ``{"obs", "task"}``:
+    ``obs["obs"]`` goes on to the encoder, the one-hot task (B, K) to ``task_context`` (set by
+    ``MultiTaskPolicy``; None: the task is dropped). No parameters, no state-dict entries."""
+
+    def __init__(self, space: gym.spaces.Dict):
+        super().__init__()
+        self.output_space = space[OBS_KEY]
+        self.task_context: TaskContext | None = None
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.task_context is not None:
+            self.task_context.set(observations[TASK_KEY])
+        return observations[OBS_KEY]
+
+
+@register_stage("task_input", place=OBSERVATION)
+def task_input_stage(config: dict[str, Any], space: gym.Space) -> TaskInput | None:
+    """A ``TaskInput`` on a multi-task space (``is_task_space``), else nothing."""
+    return TaskInput(space) if is_task_space(space) else None
 
 
 class TaskHeads(nn.Module):
@@ -79,7 +106,8 @@ class MultiTaskPolicy(ActorCriticPolicy):
     """``ActorCriticPolicy`` for ``{"obs", "task"}`` observations with ``TaskHeads`` outputs.
 
     Extra keyword: ``heads`` (``multi`` | ``conditioned``). The features extractor must accept
-    the Dict space and write the task into ``task_context`` (``VisionExtractor`` does)."""
+    the Dict space and write the task into a ``task_context`` (``VisionExtractor`` does, through
+    its ``TaskInput`` stage)."""
 
     def __init__(self, observation_space: Any, action_space: Any, lr_schedule: Any, **kwargs: Any):
         self.heads_kind = kwargs.pop("heads", "multi")

@@ -1,5 +1,11 @@
-"""The shared vision transfer core: encoders, weights, layer groups, features, the SB3 adapter,
-the frozen-feature cache, self-supervised pretraining and supervised probes.
+"""The shared vision transfer core, a library: encoders, weights, layer groups, features, the
+SB3 adapter, its extractor stages and the frozen-feature cache. It imports nothing above it;
+transfer methods and multi-task sources plug their stages into ``rltransfer.vision.stages``.
+The applications built on it (pretraining, probes, ``rltransfer encoders``) are in
+``rltransfer.tools``.
+
+Importing the package registers the built-in encoders (``builtin.py``, ``backbones.py``) in the
+registry (``registry.py``: the table and the decorator).
 
 Quick use::
 
@@ -8,6 +14,8 @@ Quick use::
     feats = FeatureReader(enc, taps=["stage3", "stage4"], norm="l2")(images)  # (B, 256 + 512)
 """
 
+import rltransfer.vision.backbones
+import rltransfer.vision.builtin  # noqa: F401  (the built-in encoders register on import)
 from rltransfer.vision.cache import FeatureVecEnv, find_feature_env, wrap_like
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.features import FeatureNorm, FeatureReader, tap_names
@@ -23,6 +31,7 @@ from rltransfer.vision.registry import (
     register_encoder,
 )
 from rltransfer.vision.sb3 import VisionExtractor
+from rltransfer.vision.stages import STAGES, StageEntry, register_stage
 from rltransfer.vision.weights import Weights, WeightsError, load_weights, save_weights
 
 __all__ = [
@@ -33,6 +42,8 @@ __all__ = [
     "FeatureReader",
     "FeatureVecEnv",
     "Preprocess",
+    "STAGES",
+    "StageEntry",
     "VisionExtractor",
     "VisionSetup",
     "Weights",
@@ -45,6 +56,7 @@ __all__ = [
     "load_weights",
     "prepare_env",
     "register_encoder",
+    "register_stage",
     "resolve_groups",
     "resolve_setup",
     "save_weights",

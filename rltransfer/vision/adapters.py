@@ -1,8 +1,10 @@
 """Input adapters: map a target task's observations onto the input a source encoder was built for.
 
 The ``adapt`` transfer method keeps the source's encoder, built for the source's observation
-shape, and puts an ``InputAdapter`` in front of it (``VisionExtractor`` builds it when its config
-has an ``"adapter"`` entry). Shapes are as the policy sees them (images channel-first).
+shape, and puts an ``InputAdapter`` in front of it: the ``adapter`` extractor stage, which
+``rltransfer.methods.adapt`` registers (``rltransfer.vision.stages``), builds it when the
+extractor config has an ``"adapter"`` entry. Shapes are as the policy sees them (images
+channel-first).
 
 * Vectors ``(D_t,) → (D_s,)``: a learned linear map ``x ↦ W x + b`` (``W``: ``D_s × D_t``).
   It starts so that source input ``i`` reads target coordinate ``map[i]`` unchanged (weight 1),

@@ -7,12 +7,14 @@ progressively.
   ``Grouped*`` optimizer classes, which scale each group's LR around every ``step()``; SB3 keeps
   setting one base LR (its schedule), so its schedules keep working.
 * Progressive unfreezing: ``install_unfreeze_schedule`` adds an optimizer step pre-hook that
-  unfreezes group g once the model has taken ``unfreeze_at`` env steps.
+  unfreezes group g once the model has taken ``unfreeze_at`` env steps; the encoder's groups
+  (``install_encoder_schedule``) and a whole policy's (``rltransfer.methods.layers``) use it.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -156,32 +158,48 @@ def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
     return found
 
 
-def install_unfreeze_schedule(model: Any, encoders: list[Encoder]) -> dict[str, int]:
-    """Unfreeze each group with ``unfreeze_at`` once ``model.num_timesteps`` reaches it.
+def install_unfreeze_schedule(
+    model: Any, at: Mapping[str, int], unfreeze: Callable[[Any, str], None]
+) -> None:
+    """Progressive unfreezing, the one schedule: ``unfreeze(model, name)`` runs once for each
+    ``name`` of ``at``, before the first optimizer step taken once ``model.num_timesteps``
+    reaches ``at[name]``.
 
     A step pre-hook on every optimizer of ``model.policy`` checks the schedule, so no callback
-    has to be passed to ``learn``. Returns ``{group: step}``.
-    """
+    has to be passed to ``learn`` (``Grouped*`` optimizers rebuilt later keep the hook)."""
+    if not at:
+        return
+    ref = weakref.ref(model)
+    pending = dict(at)
+
+    def hook(optimizer: Any, args: Any, kwargs: Any) -> None:
+        m = ref()
+        if m is None:
+            return
+        for name in [n for n, step in pending.items() if m.num_timesteps >= step]:
+            del pending[name]
+            unfreeze(m, name)
+
+    for opt in optimizers_of(model.policy):
+        opt.register_step_pre_hook(hook)
+
+
+def install_encoder_schedule(model: Any, encoders: list[Encoder]) -> dict[str, int]:
+    """Unfreeze each encoder group with ``unfreeze_at`` (of the encoders' group plan) once
+    ``model.num_timesteps`` reaches it; ``encoder.unfrozen_at`` records when (env steps).
+    Returns ``{group: step}``."""
     schedule = {
         g: int(s["unfreeze_at"])
         for e in encoders
         for g, s in e.group_plan.items()
         if s["unfreeze_at"] is not None
     }
-    if not schedule:
-        return {}
-    ref = weakref.ref(model)
 
-    def hook(optimizer: Any, args: Any, kwargs: Any) -> None:
-        m = ref()
-        if m is None:
-            return
+    def unfreeze_group(m: Any, g: str) -> None:
         for e in encoders:
-            for g, step in schedule.items():
-                if g in e.frozen and m.num_timesteps >= step:
-                    unfreeze(e, g)
-                    e.unfrozen_at = {**getattr(e, "unfrozen_at", {}), g: int(m.num_timesteps)}
+            if g in e.frozen:
+                unfreeze(e, g)
+                e.unfrozen_at = {**getattr(e, "unfrozen_at", {}), g: int(m.num_timesteps)}
 
-    for opt in optimizers_of(model.policy):
-        opt.register_step_pre_hook(hook)
+    install_unfreeze_schedule(model, schedule, unfreeze_group)
     return schedule

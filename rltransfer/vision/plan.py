@@ -16,10 +16,12 @@ import gymnasium as gym
 import torch
 
 from rltransfer.config.spec import PolicySpec
+from rltransfer.vision.cache import FeatureVecEnv
 from rltransfer.vision.features import FeatureReader
 from rltransfer.vision.groups import all_frozen, reinit_groups
 from rltransfer.vision.preprocess import Preprocess
 from rltransfer.vision.registry import check_space, get_entry
+from rltransfer.vision.sb3 import build_reader
 from rltransfer.vision.weights import Weights, effective_preprocess, load_state, load_weights
 
 
@@ -102,8 +104,6 @@ def build_cached_reader(
 ) -> FeatureReader:
     """The frozen encoder + reader of a cached run, with its weights; random parts are seeded
     with ``seed`` (they live outside the policy, which SB3 seeds)."""
-    from rltransfer.vision.sb3 import build_reader
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         reader = build_reader(observation_space, setup.config)
@@ -124,8 +124,6 @@ def prepare_env(
 ) -> Any:
     """Resolve the run's vision setup, wrap ``venv`` with the feature cache when it applies,
     and attach the setup as ``env.vision_setup``. Returns the (possibly wrapped) env."""
-    from rltransfer.vision.cache import FeatureVecEnv
-
     setup = resolve_setup(policy, venv.observation_space, source=source, extra=extra)
     if setup.cached:
         reader = build_cached_reader(setup, venv.observation_space, seed)

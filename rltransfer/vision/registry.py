@@ -1,7 +1,9 @@
 """The encoder registry and factory: ``create_encoder(name, observation_space, weights=...)``.
 
 Entries are registered by name with ``register_encoder``; registering a name twice raises (as
-torchvision's ``register_model`` does). Built-ins live in ``builtin.py`` and ``backbones.py``.
+torchvision's ``register_model`` does). This module holds the table and the decorator only; the
+built-ins (``builtin.py``, ``backbones.py``) register themselves when the ``rltransfer.vision``
+package is imported, which every import of one of its modules does first.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 
 from rltransfer.vision.encoder import Encoder, image_shape
+from rltransfer.vision.weights import apply_weights, load_weights
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,12 @@ def register_encoder(
 
 
 def get_entry(name: str) -> EncoderEntry:
-    _load_builtins()
     if name not in ENCODERS:
         raise KeyError(f"unknown encoder '{name}'; available: {', '.join(ENCODERS)}")
     return ENCODERS[name]
 
 
 def list_encoders() -> list[str]:
-    _load_builtins()
     return list(ENCODERS)
 
 
@@ -103,15 +104,8 @@ def create_encoder(
     difference warns. ``kwargs`` go to the encoder's builder. The result maps
     (B, C, H, W) floats in [0, 1] (or (B, D) vectors) to (B, features_dim).
     """
-    from rltransfer.vision.weights import apply_weights, load_weights
-
     entry = get_entry(name)
     encoder = entry.build(check_space(entry, observation_space), **kwargs)
     loaded = load_weights(weights, entry, source=source)
     apply_weights(encoder, loaded, overrides=preprocess or {})
     return encoder
-
-
-def _load_builtins() -> None:
-    import rltransfer.vision.backbones
-    import rltransfer.vision.builtin  # noqa: F401

@@ -1,4 +1,5 @@
-"""The one stable-baselines3 adapter: ``VisionExtractor`` wraps every registry encoder.
+"""The one stable-baselines3 adapter: ``VisionExtractor`` wraps every registry encoder (and
+the extractor stages of ``rltransfer.vision.stages`` around it).
 
 SB3 builds it from ``features_extractor_kwargs={"config": {...}}`` (plain data, so a saved model
 re-creates the same architecture, preprocessing and frozen groups). Weights are loaded after the
@@ -10,20 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
 
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.features import FeatureReader
 from rltransfer.vision.groups import (
     apply_groups,
-    install_unfreeze_schedule,
+    install_encoder_schedule,
     keep_frozen_bn_eval,
     reinit_groups,
     resolve_groups,
 )
 from rltransfer.vision.preprocess import Preprocess
 from rltransfer.vision.registry import check_space, get_entry
+from rltransfer.vision.stages import FEATURES, INPUT, OBSERVATION, STAGES, check_config, stages_at
 from rltransfer.vision.weights import Weights, load_state
 
 
@@ -45,47 +49,41 @@ def build_reader(observation_space: gym.Space, config: dict[str, Any]) -> Featur
 
 class VisionExtractor(BaseFeaturesExtractor):
     """Observations (B, *obs_shape) — images already scaled to [0, 1] by SB3 — → features
-    (B, features_dim). Running feature statistics update in training mode. With an
-    ``"adapter"`` entry in ``config`` the encoder is built for the adapter's ``out_shape`` and
-    the adapter runs first.
+    (B, features_dim). Running feature statistics update in training mode.
 
-    A multi-task Dict space ``{"obs": <space>, "task": Discrete(K)}`` is accepted too: the
-    encoder reads ``obs["obs"]`` and the one-hot task (B, K) goes to ``task_context`` (a
-    ``rltransfer.multitask.policy.TaskContext`` the policy shares with its task heads)."""
+    Registered extractor stages (``rltransfer.vision.stages``) run around the encoder: the
+    ``observation`` and ``input`` stages that apply to ``observation_space`` and ``config``
+    before it (the encoder is built for the space the last of them yields), the ``features``
+    stages after the feature reader. Each registered stage is an attribute under its name (None
+    when it does not apply)."""
 
     def __init__(self, observation_space: gym.Space, config: dict[str, Any]):
-        from rltransfer.multitask.env import OBS_KEY, is_task_space
-
-        adapter = None
-        outer_space = observation_space
-        multitask = is_task_space(observation_space)
-        if multitask:
-            observation_space = observation_space[OBS_KEY]
-        encoder_space = observation_space
-        if config.get("adapter") is not None:  # ``adapt``: the encoder reads the source's shape
-            from rltransfer.vision.adapters import InputAdapter, adapted_space
-
-            adapter = InputAdapter(config["adapter"])
-            if tuple(observation_space.shape) != adapter.in_shape:
-                raise ValueError(
-                    f"the input adapter maps observations of shape {adapter.in_shape}, the "
-                    f"policy sees {tuple(observation_space.shape)}"
-                )
-            encoder_space = adapted_space(observation_space, adapter.out_shape)
-        reader = build_reader(encoder_space, config)
-        columns = None
-        if config.get("progressive") is not None:  # ``progressive``: columns on the reader
-            from rltransfer.methods.columns import ProgressiveColumns
-
-            columns = ProgressiveColumns(config["progressive"])
-        super().__init__(outer_space, (reader if columns is None else columns).features_dim)
-        self.columns = columns
-        """``ProgressiveColumns`` after the reader (``rltransfer.methods.columns``), or None."""
-        self.multitask = multitask
-        self.task_context: Any = None
-        """Where ``forward`` writes the one-hot task of a multi-task batch (set by the policy)."""
-        self.adapter = adapter
-        """An ``InputAdapter`` in front of the encoder (``rltransfer.vision.adapters``), or None."""
+        check_config(config)
+        # built in data-flow order (the random initialisations follow it)
+        before: list[tuple[str, nn.Module]] = []
+        space = observation_space
+        for place in (OBSERVATION, INPUT):
+            for entry in stages_at(place):
+                stage = entry.build(config, space)
+                if stage is not None:
+                    before.append((entry.name, stage))
+                    space = stage.output_space
+        reader = build_reader(space, config)
+        after: list[tuple[str, nn.Module]] = []
+        dim = reader.features_dim
+        for entry in stages_at(FEATURES):
+            stage = entry.build(config, _features_space(dim))
+            if stage is not None:
+                after.append((entry.name, stage))
+                dim = int(stage.features_dim)
+        super().__init__(observation_space, dim)
+        for name, stage in [*before, *after]:  # the stages' tensors before the reader's
+            setattr(self, name, stage)
+        for entry in STAGES.values():
+            if not hasattr(self, entry.name):
+                setattr(self, entry.name, None)
+        self._before = [stage for _, stage in before]
+        self._after = [stage for _, stage in after]
         self.reader = reader
         self.config = config
 
@@ -98,19 +96,50 @@ class VisionExtractor(BaseFeaturesExtractor):
         keep_frozen_bn_eval(self.encoder)
         return self
 
-    def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
-        if isinstance(observations, dict):  # a multi-task batch: {"obs", "task" (one-hot)}
-            if self.task_context is not None:
-                self.task_context.set(observations["task"])
-            observations = observations["obs"]
-        if self.adapter is not None:
-            observations = self.adapter(observations)
+    def forward(self, observations: Any) -> torch.Tensor:
+        for stage in self._before:
+            observations = stage(observations)
         features = self.reader(observations, update_stats=self.training)
-        return features if self.columns is None else self.columns(features)
+        for stage in self._after:
+            features = stage(features)
+        return features
 
 
-def extractors_of(policy: torch.nn.Module) -> list[VisionExtractor]:
-    return [m for m in policy.modules() if isinstance(m, VisionExtractor)]
+def _features_space(dim: int) -> gym.spaces.Box:
+    return gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+
+TARGET_NETWORKS = {"q_net": "q_net_target", "critic": "critic_target"}
+"""SB3's online network → its target network (DQN; SAC and TD3)."""
+
+
+def is_target(name: str) -> bool:
+    """True for the name of a target network or of anything inside one."""
+    return any(name == t or name.startswith(t + ".") for t in TARGET_NETWORKS.values())
+
+
+def sync_target_networks(policy: nn.Module) -> None:
+    """Target networks start equal to their online networks, as SB3 makes them."""
+    for online, target in TARGET_NETWORKS.items():
+        if hasattr(policy, target):
+            getattr(policy, target).load_state_dict(getattr(policy, online).state_dict())
+
+
+def named_extractors(
+    policy: nn.Module, *, targets: bool = False
+) -> list[tuple[str, VisionExtractor]]:
+    """``(module path, extractor)`` of every distinct ``VisionExtractor`` of ``policy``; those
+    inside target networks only with ``targets``."""
+    return [
+        (n, m)
+        for n, m in policy.named_modules()
+        if isinstance(m, VisionExtractor) and (targets or not is_target(n))
+    ]
+
+
+def extractors_of(policy: nn.Module) -> list[VisionExtractor]:
+    """Every distinct ``VisionExtractor`` of ``policy``, target networks' too."""
+    return [m for _, m in named_extractors(policy, targets=True)]
 
 
 def finish_model(model: Any, weights: Weights | None) -> dict[str, Any]:
@@ -130,14 +159,9 @@ def finish_model(model: Any, weights: Weights | None) -> dict[str, Any]:
             )
         report["reinitialised"] = reinit_groups(ex.encoder)
         ex.encoder.optimize_layout()
-    # target networks start equal to the online networks, as SB3 makes them
-    for online, target in (("q_net", "q_net_target"), ("critic", "critic_target")):
-        if hasattr(model.policy, target):
-            getattr(model.policy, target).load_state_dict(
-                getattr(model.policy, online).state_dict()
-            )
+    sync_target_networks(model.policy)
     encoders = [ex.encoder for ex in extractors]
-    report["unfreeze_schedule"] = install_unfreeze_schedule(model, encoders)
+    report["unfreeze_schedule"] = install_encoder_schedule(model, encoders)
     if encoders:
         plan = encoders[0].group_plan
         report["groups"] = {g: s["mode"] for g, s in plan.items()}

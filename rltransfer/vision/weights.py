@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from rltransfer.checkpoints import read_policy_state
 from rltransfer.io import file_sha256
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.preprocess import Preprocess, warn_mismatch
@@ -147,8 +148,6 @@ def read_weight_file(path: str | Path) -> Weights:
 
 def source_state(checkpoint: str | Path) -> Weights:
     """The encoder tensors inside a stable-baselines3 checkpoint (``policy.pth`` only)."""
-    from rltransfer.checkpoints import read_policy_state
-
     try:
         policy = read_policy_state(checkpoint)
     except Exception as e:
