@@ -224,7 +224,7 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
 
 def _vision(args: argparse.Namespace) -> int:
-    from rltransfer.vision.commands import COMMANDS as VISION
+    from rltransfer.tools.commands import COMMANDS as VISION
 
     return VISION[args.command](args)
 

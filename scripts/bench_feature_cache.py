@@ -26,8 +26,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from rltransfer.agents import build_model
 from rltransfer.config.parse import parse_dataclass
 from rltransfer.config.spec import PolicySpec
+from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.vision import find_feature_env, prepare_env
-from rltransfer.vision.testing import GridPixelEnv
 
 
 def _venv(n: int, size: int) -> DummyVecEnv:

@@ -156,7 +156,7 @@ def test_head_reads_the_first_line_of_methods_json():
 
 
 # ------------------------------------------------------------------------- pretrain, probe
-ENV = '{id: "rltransfer.vision.testing:GridPixelEnv", kwargs: {size: 32, max_steps: 8}}'
+ENV = '{id: "rltransfer.envs.vision_testing:GridPixelEnv", kwargs: {size: 32, max_steps: 8}}'
 
 
 def test_pretrain_out_that_is_a_folder_exits_2(tmp_path, capsys):

@@ -31,7 +31,7 @@ from rltransfer.vision.sb3 import VisionExtractor
 HP = {"n_steps": 32, "batch_size": 32, "n_epochs": 1}
 POLICY = PolicySpec("tiny_mlp", net_arch=[8])
 ACTION_DIFFERS = "re-initialised: output (action space differs)"
-PIXELS = "rltransfer.vision.testing:GridPixelEnv"
+PIXELS = "rltransfer.envs.vision_testing:GridPixelEnv"
 
 
 class Dims(gym.Env):

@@ -239,7 +239,7 @@ def test_dqn_replay_samples_are_sb3s_own_under_vecnormalize(sources):
 def test_teacher_gets_the_minibatch_images_on_pixels(tmp_path, algo):
     """Image observations, which SB3 transposes to channel-first: the teacher gets exactly the
     minibatch's images (PPO: looked up by index), and the loss is logged (PPO, DQN)."""
-    from rltransfer.vision.testing import GridPixelEnv
+    from rltransfer.envs.vision_testing import GridPixelEnv
 
     policy = PolicySpec("tiny_cnn", net_arch=[8])
     hp = {"ppo": {"n_steps": 16, "batch_size": 32, "n_epochs": 1},

@@ -289,7 +289,7 @@ def test_a2c_policy_gradient_is_weighted_by_the_truncated_ratio(sources):
 def test_a_copy_of_the_learner_as_teacher_on_pixels_stores_the_learners_log_prob(tmp_path):
     """Image observations (SB3 transposes them to channel-first): the teacher sees what the
     learner sees, so with the learner's own weights μ = π_θ, whoever acted."""
-    from rltransfer.vision.testing import GridPixelEnv
+    from rltransfer.envs.vision_testing import GridPixelEnv
 
     policy = PolicySpec("tiny_cnn", net_arch=[8])
     env = DummyVecEnv([lambda: GridPixelEnv(size=16, max_steps=12)] * 2)

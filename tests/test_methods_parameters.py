@@ -16,9 +16,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer.agents import build_model
 from rltransfer.config.spec import PolicySpec
+from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.methods import METHODS, BuildPlan, SourceArtifact, TransferContext
 from rltransfer.methods.layers import policy_groups
-from rltransfer.vision.testing import GridPixelEnv
 
 HP = {"n_steps": 32, "batch_size": 32, "n_epochs": 2}
 

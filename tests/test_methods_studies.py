@@ -19,7 +19,7 @@ PARAMETER_METHODS = [
     {"name": "shrink_perturb", "method": "shrink_perturb", "normalization": "blend"},
 ]  # fmt: skip
 
-PIXEL_ENV = "rltransfer.vision.testing:GridPixelEnv"
+PIXEL_ENV = "rltransfer.envs.vision_testing:GridPixelEnv"
 PIXEL_STUDY = {
     "name": "pixels",
     "algo": "ppo",

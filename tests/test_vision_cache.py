@@ -10,13 +10,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from rltransfer.agents import build_model
 from rltransfer.config.parse import parse_dataclass
 from rltransfer.config.spec import EnvSpec, EvalSpec, PolicySpec
+from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.evaluation import Evaluator
 from rltransfer.vision import FeatureVecEnv, find_feature_env, prepare_env
 from rltransfer.vision.sb3 import build_reader
-from rltransfer.vision.testing import GridPixelEnv
 
 HYPER = {"n_steps": 32, "batch_size": 32, "n_epochs": 2}
-ENV_ID = "rltransfer.vision.testing:GridPixelEnv"
+ENV_ID = "rltransfer.envs.vision_testing:GridPixelEnv"
 
 
 def _venv(n: int = 2) -> DummyVecEnv:

@@ -13,7 +13,7 @@ from rltransfer.cli import main
 from rltransfer.vision import create_encoder
 from rltransfer.vision.weights import read_weight_file
 
-ENV = '{id: "rltransfer.vision.testing:GridPixelEnv", kwargs: {size: 32, max_steps: 8}}'
+ENV = '{id: "rltransfer.envs.vision_testing:GridPixelEnv", kwargs: {size: 32, max_steps: 8}}'
 
 
 def test_encoders_lists_groups_and_feature_sizes(capsys):
@@ -147,7 +147,10 @@ def test_readme_policy_example_parses():
 def test_pretrain_on_frames_of_a_source_agent(tmp_path, capsys):
     from rltransfer import run_study
 
-    env = {"id": "rltransfer.vision.testing:GridPixelEnv", "kwargs": {"size": 32, "max_steps": 8}}
+    env = {
+        "id": "rltransfer.envs.vision_testing:GridPixelEnv",
+        "kwargs": {"size": 32, "max_steps": 8},
+    }
     study = {
         "name": "agent",
         "algo": "ppo",

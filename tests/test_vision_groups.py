@@ -12,8 +12,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from rltransfer.agents import build_model
 from rltransfer.config.parse import parse_dataclass
 from rltransfer.config.spec import PolicySpec
+from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.vision.sb3 import extractors_of
-from rltransfer.vision.testing import GridPixelEnv
 
 PPO_TINY = {"n_steps": 16, "batch_size": 16, "n_epochs": 1}
 

@@ -16,7 +16,7 @@ import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer import run_study
 from rltransfer.cli import main
 
-ENV = "rltransfer.vision.testing:GridPixelEnv"
+ENV = "rltransfer.envs.vision_testing:GridPixelEnv"
 PIXEL_STUDY = {
     "name": "pixels",
     "algo": "ppo",

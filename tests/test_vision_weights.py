@@ -15,9 +15,9 @@ from torchvision.models import ResNet18_Weights, get_model
 
 from rltransfer.agents import build_model
 from rltransfer.config.spec import PolicySpec
+from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.vision import WeightsError, create_encoder, save_weights
 from rltransfer.vision.preprocess import IMAGENET_MEAN
-from rltransfer.vision.testing import GridPixelEnv
 from rltransfer.vision.weights import read_weight_file
 
 SPACE = gym.spaces.Box(0, 255, (3, 32, 32), np.uint8)

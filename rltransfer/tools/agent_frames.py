@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 
+from rltransfer.agents import build_model
+from rltransfer.checkpoints import read_policy_state
 from rltransfer.config.spec import EnvSpec
+from rltransfer.environments import make_env
+from rltransfer.methods.parameters import load_matching
+from rltransfer.validation import load_study
+from rltransfer.vision.plan import prepare_env
 
 
 class _Recorder(VecEnvWrapper):
@@ -34,13 +40,6 @@ def agent_frames(
 ) -> tuple[list[np.ndarray], list[int]]:
     """``frames`` raw observations of ``spec`` while the study's source agent acts
     (stochastically), with episode ids starting at ``first_episode``."""
-    from rltransfer.agents import build_model
-    from rltransfer.checkpoints import read_policy_state
-    from rltransfer.environments import make_env
-    from rltransfer.methods.parameters import load_matching
-    from rltransfer.validation import load_study
-    from rltransfer.vision.plan import prepare_env
-
     root = Path(study_dir)
     if not (root / "study.yaml").is_file():
         raise ValueError(f"{root}: no study.yaml (give a study's result folder)")

@@ -23,7 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from rltransfer.config.spec import EnvSpec
+from rltransfer.environments import make_env
+from rltransfer.tools.agent_frames import agent_frames
 from rltransfer.vision.encoder import Encoder, image_shape
+from rltransfer.vision.registry import create_encoder
 from rltransfer.vision.weights import save_weights
 
 OBJECTIVES = ("mae", "atc")
@@ -38,9 +41,6 @@ def collect_frames(
 
     Returns images (N, C, H, W) uint8, channel-first, and episode ids (N,) (distinct across
     envs), in time order within each episode."""
-    from rltransfer.environments import make_env
-    from rltransfer.vision.agent_frames import agent_frames
-
     images, episodes, episode = [], [], 0
     for i, spec in enumerate(envs):
         env = make_env(spec)
@@ -185,8 +185,6 @@ def run_pretrain(
 ) -> Path:
     """Collect frames, pretrain ``encoder_name`` from ``weights``, write ``out`` (``.pt`` or
     ``.safetensors``) with its preprocessing and provenance. Returns the file."""
-    from rltransfer.vision.registry import create_encoder
-
     images, episodes = collect_frames(envs, frames, seed, agent)
     space = gym.spaces.Box(0, 255, images.shape[1:], np.uint8)
     encoder = create_encoder(encoder_name, space, weights, **(encoder_kwargs or {}))

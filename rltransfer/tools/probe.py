@@ -19,8 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from rltransfer.config.spec import EnvSpec
+from rltransfer.environments import make_env
 from rltransfer.vision.encoder import image_shape
 from rltransfer.vision.features import NORMS, FeatureNorm, FeatureReader
+from rltransfer.vision.registry import create_encoder
 
 
 def images_from_folder(root: str | Path, size: int = 64) -> tuple[np.ndarray, np.ndarray, list]:
@@ -51,8 +53,6 @@ def images_from_env(
 ) -> tuple[np.ndarray, np.ndarray, list]:
     """``frames`` observations of a random policy, labelled by ``info[label_key]`` (or the
     attribute ``env.unwrapped.<label_key>``). Returns (N, C, H, W) uint8, labels, classes."""
-    from rltransfer.environments import make_env
-
     env = make_env(spec)
     transpose = image_shape(env.observation_space) != tuple(env.observation_space.shape)
     env.action_space.seed(seed)
@@ -156,8 +156,6 @@ def probe(
     """Accuracy per layer and per normalisation: ``[{tap, norm, dim, accuracy, std}]``.
 
     ``taps`` default to every layer group; a row with tap ``all`` concatenates them."""
-    from rltransfer.vision.registry import create_encoder
-
     if len(set(labels.tolist())) < 2:
         raise ValueError("the probe needs at least two classes")
     if folds < 2 or folds > len(labels):

@@ -1,5 +1,5 @@
 """The ``rltransfer encoders | pretrain | probe`` subcommands (argument parsing in ``cli.py``,
-which imports this module only when one of them runs).
+which imports this module only when one of them runs; each subcommand imports its own tool).
 
 Mistakes raise ``UserError`` (exit 2) with a message naming the option.
 """
@@ -15,8 +15,12 @@ import yaml
 
 from rltransfer.config.parse import FieldError, parse_dataclass
 from rltransfer.config.spec import EnvSpec
+from rltransfer.environments import check_env_spec
 from rltransfer.errors import UserError, did_you_mean
 from rltransfer.paths import existing_dir, existing_file, output_file
+from rltransfer.vision.features import NORMS, FeatureReader, tap_names
+from rltransfer.vision.registry import get_entry, list_encoders
+from rltransfer.vision.weights import WEIGHT_SUFFIXES, WeightsError
 
 REFERENCE_IMAGE = (3, 64, 64)
 REFERENCE_VECTOR = (8,)
@@ -33,8 +37,6 @@ def _env(text: str, option: str) -> EnvSpec:
     data = _yaml(text, option) if text.lstrip().startswith("{") else text
     try:
         spec = parse_dataclass(EnvSpec, data, option)
-        from rltransfer.environments import check_env_spec
-
         check_env_spec(spec, option).close()
     except FieldError as e:
         raise UserError(str(e)) from None
@@ -49,8 +51,6 @@ def _kwargs(text: str) -> dict[str, Any]:
 
 
 def _encoder(name: str, option: str = "--encoder") -> Any:
-    from rltransfer.vision.registry import get_entry, list_encoders
-
     if name not in list_encoders():
         hint = did_you_mean(name, list_encoders())
         raise UserError(f"{option}: unknown encoder '{name}'{hint}; see `rltransfer encoders`")
@@ -66,9 +66,6 @@ def _weights(text: str, option: str = "--weights") -> str:
 
 def describe(name: str, taps: bool = False) -> dict[str, Any]:
     """An encoder's kind, groups and features size on a reference input."""
-    from rltransfer.vision.features import FeatureReader, tap_names
-    from rltransfer.vision.registry import get_entry
-
     entry = get_entry(name)
     shape = REFERENCE_IMAGE if entry.kind == "image" else REFERENCE_VECTOR
     enc = entry.build(shape)
@@ -89,8 +86,6 @@ def describe(name: str, taps: bool = False) -> dict[str, Any]:
 
 
 def cmd_encoders(args: argparse.Namespace) -> int:
-    from rltransfer.vision.registry import list_encoders
-
     names = [_encoder(args.name, "name").name] if args.name else list_encoders()
     rows = [describe(n, args.taps) for n in names]
     if args.json:
@@ -110,8 +105,7 @@ def cmd_encoders(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from rltransfer.vision.pretrain import OBJECTIVES, run_pretrain
-    from rltransfer.vision.weights import WEIGHT_SUFFIXES, WeightsError
+    from rltransfer.tools.pretrain import OBJECTIVES, run_pretrain
 
     envs = [_env(e, f"--env[{i}]") for i, e in enumerate(args.env)]
     entry = _encoder(args.encoder)
@@ -158,9 +152,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from rltransfer.vision.features import NORMS
-    from rltransfer.vision.probe import images_from_env, images_from_folder, probe
-    from rltransfer.vision.weights import WeightsError
+    from rltransfer.tools.probe import images_from_env, images_from_folder, probe
 
     entry = _encoder(args.encoder)
     norms = [n.strip() for n in args.norms.split(",") if n.strip()]

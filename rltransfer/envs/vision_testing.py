@@ -4,7 +4,7 @@
 ``size``×``size`` RGB image toward a fixed goal (green). Observations are uint8 (H, W, 3), or
 (3, H, W) with ``channel_first``. ``info["cell"]`` is the agent's cell index — a label for
 supervised probes ("which cell is the agent in"). Use it in a study as
-``rltransfer.vision.testing:GridPixelEnv``.
+``rltransfer.envs.vision_testing:GridPixelEnv`` (an entry point, as any ``module:Class``).
 """
 
 from __future__ import annotations
