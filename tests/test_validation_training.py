@@ -298,7 +298,7 @@ def test_the_source_models_are_built_too(tiny_study, study_exit_2):
 
 def test_every_known_seed_offset_fits_the_reserved_room():
     from rltransfer.methods import distill, reuse
-    from rltransfer.study import EVAL_SEED_OFFSET
+    from rltransfer.seeds import EVAL_SEED_OFFSET
     from rltransfer.validation.study import MAX_SEED_OFFSET
 
     offsets = [EVAL_SEED_OFFSET, reuse.SEED_OFFSET]

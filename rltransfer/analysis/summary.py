@@ -37,7 +37,6 @@ points up to its own ``horizon`` (see :mod:`rltransfer.analysis.align`).
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -53,16 +52,9 @@ from rltransfer.analysis.looks import LookPlan, design_clauses, method_looks, ve
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
 from rltransfer.analysis.verdict import ALPHA, decide, notable_metrics, with_notes
 from rltransfer.errors import UserError
+from rltransfer.seeds import method_rng
 
 _F = finite_or_none
-
-
-def method_rng(seed: int, method: str, stream: int = 0) -> np.random.Generator:
-    """The generator for one method's bootstrap: depends on ``seed``, the method's name and the
-    ``stream`` (0 target-only, 1 total cost, 2 forgetting) only, so adding or removing another
-    method, or another accounting, does not change this method's intervals."""
-    key = [seed, zlib.crc32(method.encode("utf-8"))] + ([stream] if stream else [])
-    return np.random.default_rng(key)
 
 
 def _method_summary(

@@ -68,13 +68,12 @@ from rltransfer.methods.distill_core import (
     teacher_labels,
 )
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
+from rltransfer.seeds import HELDOUT_SEED_OFFSET, RETURN_SEED_OFFSET
 
 STUDENT_ALGOS = ("ppo", "a2c", "dqn")
 ACTION_KINDS = ("Discrete", "Box")
 DEFAULT_FRACTION = 0.25
 """With ``rl: true`` and neither ``steps`` nor ``fraction``: this fraction of the budget."""
-HELDOUT_SEED_OFFSET = 20_000
-RETURN_SEED_OFFSET = 30_000
 STATE_KEY = "state"
 BATCH_EVAL = 1024
 

@@ -76,10 +76,9 @@ from rltransfer.methods.teacher_method import (
     check_teacher_spaces,
     raw_observations,
 )
+from rltransfer.seeds import REUSE_COIN_SEED_OFFSET as SEED_OFFSET
 
 ON_POLICY = ("ppo", "a2c")
-SEED_OFFSET = 7919
-"""Added to the run's seed for the reuse coin's generator."""
 
 
 def teacher_log_prob(dist: Distribution, actions: torch.Tensor, greedy: bool) -> torch.Tensor:
