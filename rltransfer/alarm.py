@@ -21,8 +21,7 @@ import numpy as np
 
 from rltransfer.analysis.curves import Curve, read_curve
 from rltransfer.errors import UserError
-
-PARTIAL_CURVE = "curve.partial.csv"
+from rltransfer.layout import CURVE_FILE, PARTIAL_CURVE_FILE
 
 
 @dataclass
@@ -34,7 +33,7 @@ class NegativeTransferAlarm:
     fired_at: int | None = None
 
     def _baseline(self) -> Curve | None:
-        for name in ("curve.csv", PARTIAL_CURVE):
+        for name in (CURVE_FILE, PARTIAL_CURVE_FILE):
             path = self.baseline_dir / name
             if path.is_file():
                 try:

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from rltransfer.errors import UserError
-from rltransfer.run import finished_run_id
+from rltransfer.layout import finished_run_id, study_file
 
 IGNORED_KEYS = ("executor", "tracking", "device")
 """Study keys that change how runs execute, not what they compute (not in any run id)."""
@@ -78,7 +78,7 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def _old_spec(root: Path) -> dict[str, Any] | None:
     try:
-        data = yaml.safe_load((root / "study.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load(study_file(root).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) else None
@@ -96,7 +96,7 @@ def _conflict_message(root: Path, conflicts: list[Conflict], new_spec: dict[str,
     if old is not None:
         diff = spec_differences(old, new_spec)
         if diff:
-            lines.append(f"  {root / 'study.yaml'} differs from this study in:")
+            lines.append(f"  {study_file(root)} differs from this study in:")
             lines += [f"    {d}" for d in diff[:SHOWN_DIFFERENCES]]
             if len(diff) > SHOWN_DIFFERENCES:
                 lines.append(f"    … and {len(diff) - SHOWN_DIFFERENCES} more")

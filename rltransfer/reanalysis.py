@@ -34,8 +34,16 @@ from rltransfer.config.spec import (
     return_problem,
 )
 from rltransfer.errors import UserError
+from rltransfer.layout import (
+    META_FILE,
+    SOURCE_DIR,
+    UNFINISHED,
+    read_meta,
+    source_dir,
+    source_folder,
+    study_file,
+)
 from rltransfer.methods.catalog import CATALOG
-from rltransfer.run_meta import UNFINISHED, read_meta
 
 BASELINE = "scratch"
 
@@ -58,7 +66,7 @@ class AnalysisOptions:
     groups: dict[str, dict[int, str]] | None = None
     """``{method: {seed: source key}}``: the source agent each pair transferred from
     (``rltransfer.config.replicas``); None: unknown (every pair independent)."""
-    source_keys: list[str] = field(default_factory=lambda: ["source"])
+    source_keys: list[str] = field(default_factory=lambda: [SOURCE_DIR])
     """The study source's replica folders, whose trained steps the total cost charges."""
     sequential: SequentialSpec | None = None
     """Sequential seeding (``seeds: {min, max, step}``): the looks are replayed."""
@@ -77,7 +85,7 @@ class AnalysisOptions:
             list(spec.seeds),
             equivalence_margin=spec.equivalence_margin,
             groups=_groups(spec.source, entries, list(spec.seeds)),
-            source_keys=[r.key for r in replicas(spec.source, "source", list(spec.seeds))],
+            source_keys=[r.key for r in replicas(spec.source, source_folder(), list(spec.seeds))],
             sequential=spec.sequential,
         )
 
@@ -92,7 +100,7 @@ class AnalysisOptions:
     @classmethod
     def from_folder(cls, root: Path) -> AnalysisOptions:
         """Read what ``root/study.yaml`` says, if it exists; the folder name names the study."""
-        path = root / "study.yaml"
+        path = study_file(root)
         if not path.exists():
             return cls(root.resolve().name)
         try:
@@ -121,7 +129,7 @@ class AnalysisOptions:
             legacy = not isinstance(data.get("source"), dict) or "replicas" not in data["source"]
             unknown = False
             if legacy and source.checkpoint is None:
-                if (root / "source" / "meta.json").is_file():
+                if (source_dir(root) / META_FILE).is_file():
                     source.replicas = 1
                 else:
                     unknown = True
@@ -149,7 +157,7 @@ class AnalysisOptions:
                 seeds=seeds,
                 equivalence_margin=margin,
                 groups=_groups(source, entries, seeds) if seeds and not unknown else None,
-                source_keys=[r.key for r in replicas(source, "source", seeds or [0])],
+                source_keys=[r.key for r in replicas(source, source_folder(), seeds or [0])],
                 sequential=sequential,
             )
         except FieldError as e:
@@ -223,7 +231,7 @@ def _groups(
         entry = CATALOG.get(kind)
         if entry is not None and not entry.needs_source:  # scratch
             continue
-        folder = "source" if own is None else f"sources/{name}"
+        folder = source_folder(None if own is None else name)
         by_seed = pair_replicas(own or source, folder, seeds)
         out[name] = {s: r.key for s, r in by_seed.items()}
     return out
@@ -241,8 +249,8 @@ def trained_source_steps(
     (``source.timesteps``), or ``(None, None)``.
     """
     found = []
-    for key in keys or ["source"]:
-        meta = read_meta(root / key)
+    for key in keys or [SOURCE_DIR]:
+        meta = read_meta(source_dir(root, key))
         if meta is not None and meta.get("status") not in UNFINISHED:
             steps = meta.get("env_steps_trained")
             if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from rltransfer.alarm import PARTIAL_CURVE, NegativeTransferAlarm
+from rltransfer.alarm import NegativeTransferAlarm
 from rltransfer.analysis.curves import Curve, write_curve
+from rltransfer.layout import CURVE_FILE, PARTIAL_CURVE_FILE
 from rltransfer.tracking import RunTracker
 
 log = logging.getLogger("rltransfer")
@@ -82,7 +83,7 @@ class CurveRecorder:
             self.tracker.log_eval(t, mean, std, n, source=source, extra=columns)
         else:
             self.tracker.log_eval(t, mean, std, n, source=source)
-        write_curve(self.out / PARTIAL_CURVE, self.curve())
+        write_curve(self.out / PARTIAL_CURVE_FILE, self.curve())
         message = self.alarm.check(self.points) if self.alarm is not None else None
         if message is None:
             return True
@@ -97,6 +98,6 @@ class CurveRecorder:
     def finish(self) -> Curve:
         """Write the final ``curve.csv`` and drop the partial one."""
         curve = self.curve()
-        write_curve(self.out / "curve.csv", curve)
-        (self.out / PARTIAL_CURVE).unlink(missing_ok=True)
+        write_curve(self.out / CURVE_FILE, curve)
+        (self.out / PARTIAL_CURVE_FILE).unlink(missing_ok=True)
         return curve

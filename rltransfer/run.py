@@ -14,93 +14,22 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltransfer.config.spec import EnvSpec, EvalSpec, MethodSpec, PolicySpec, WandbSpec
+from rltransfer.config.spec import WandbSpec
 from rltransfer.io import atomic_write_json, atomic_write_text
-from rltransfer.run_meta import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, read_meta
-
-MODEL_FILE = "model.zip"
-NORMALIZE_FILE = "normalize.json"
-
-
-@dataclass
-class RunSpec:
-    """Everything one run needs; plain data, so it can cross to another process or machine."""
-
-    run_id: str
-    """Content hash of what determines the result; a changed spec gives a new id."""
-    role: str
-    """``source`` or ``target``."""
-    label: str
-    """The method's label (``scratch``, ``finetune``, …) or ``source``."""
-    seed: int
-    env: EnvSpec
-    timesteps: int
-    algo: str
-    hyperparams: dict[str, Any]
-    policy: PolicySpec
-    eval: EvalSpec
-    eval_seed: int
-    device: str
-    out_dir: str
-    study: str
-    method: MethodSpec | None = None
-    source_dir: str | None = None
-    source_checkpoint: str | None = None
-    wandb: WandbSpec = field(default_factory=WandbSpec)
-    """The study's resolved W&B settings (``rltransfer.tracking.resolve_wandb``)."""
-    wandb_dir: str = ""
-    """W&B writes under ``<wandb_dir>/wandb``."""
-    wandb_scope: str = ""
-    """The study's W&B scope (``rltransfer.tracking.wandb_scope``): the W&B id is
-    ``<scope>-<run_id>``, unique per study and stable across re-runs."""
-    config: dict[str, Any] = field(default_factory=dict)
-    torch_threads: int | None = 1
-    baseline_dir: str | None = None
-    """The scratch run of the same seed, watched by the negative-transfer alarm."""
-    threshold: float | None = None
-    stop_on_negative: bool = False
-    source_env: EnvSpec | None = None
-    """Target runs with ``eval.on_source``: also evaluated on this env (forgetting)."""
-    source_policy: PolicySpec | None = None
-    """The source agent's architecture when it differs from ``policy`` (teachers use it)."""
-    envs: list[EnvSpec] | None = None
-    """A multi-task source run: its K tasks (``env`` is then task 0), ``rltransfer.multitask``."""
-    heads: str | None = None
-    """A multi-task source run's output layers: ``multi`` | ``conditioned``."""
-    replica: str | None = None
-    """A replicated source run: which replica (``seed_3``); None for a single shared source."""
-    zero_shot_env: EnvSpec | None = None
-    """Source runs: the target task, where the trained agent is evaluated once after training
-    (its zero-shot return on the target, ``meta.json``'s ``zero_shot``)."""
-    zero_shot_seed: int | None = None
-    """The evaluation seed of that zero-shot evaluation: the first pair's that uses the source,
-    so it faces the same episodes as that pair's target runs at t = 0."""
-
-
-def run_label(spec: RunSpec) -> str:
-    """``finetune/seed_0``, ``source``, ``source/seed_3`` or ``source of <method>``: how the
-    run is named to users."""
-    if spec.role == "source":
-        name = "source" if spec.label == "source" else f"source of {spec.label}"
-        return f"{name}/{spec.replica}" if spec.replica else name
-    return f"{spec.label}/seed_{spec.seed}"
-
-
-def finished_run_id(out_dir: Path) -> str | None:
-    """The id of the complete run in ``out_dir`` (from its ``meta.json``), or None."""
-    m = read_meta(out_dir)
-    if m is None or m.get("status") != STATUS_COMPLETE or "run_id" not in m:
-        return None
-    return str(m["run_id"])
-
-
-def is_complete(out_dir: Path, run_id: str) -> bool:
-    """True when ``out_dir`` holds a finished run of exactly this spec."""
-    return finished_run_id(out_dir) == run_id
+from rltransfer.layout import (
+    META_FILE,
+    MODEL_FILE,
+    NORMALIZE_FILE,
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    TRACEBACK_FILE,
+    RunSpec,
+    finished_run_id,
+)
 
 
 def prepare_run_folder(out: Path, run_id: str) -> None:
@@ -113,7 +42,7 @@ def prepare_run_folder(out: Path, run_id: str) -> None:
     if out.is_dir():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    atomic_write_json(out / "meta.json", {"run_id": run_id, "status": STATUS_RUNNING})
+    atomic_write_json(out / META_FILE, {"run_id": run_id, "status": STATUS_RUNNING})
 
 
 def _source_model_path(spec: RunSpec) -> str | None:
@@ -202,8 +131,7 @@ def _source_artifact(spec: RunSpec) -> Any:
         return SourceArtifact(Path(spec.source_checkpoint), policy=spec.source_policy)
     if spec.source_dir is None:
         return None
-    d = Path(spec.source_dir)
-    return SourceArtifact(d / MODEL_FILE, d / NORMALIZE_FILE, policy=spec.source_policy)
+    return SourceArtifact.of_run(Path(spec.source_dir), policy=spec.source_policy)
 
 
 def _save_model(model: Any, out: Path) -> None:
@@ -215,9 +143,16 @@ def _save_model(model: Any, out: Path) -> None:
         rms = env.obs_rms
         if isinstance(rms, dict):  # a multi-task source: the statistics of ``obs``
             rms = rms["obs"]
+        # with the settings they were applied with, so a teacher normalises as training did
         atomic_write_json(
             out / NORMALIZE_FILE,
-            {"mean": rms.mean.tolist(), "var": rms.var.tolist(), "count": float(rms.count)},
+            {
+                "mean": rms.mean.tolist(),
+                "var": rms.var.tolist(),
+                "count": float(rms.count),
+                "clip_obs": float(env.clip_obs),
+                "epsilon": float(env.epsilon),
+            },
         )
 
 
@@ -248,16 +183,16 @@ def execute_run(
     try:
         meta = _train(spec, out, progress)
     except BaseException as e:
-        atomic_write_text(out / "traceback.txt", traceback.format_exc())
+        atomic_write_text(out / TRACEBACK_FILE, traceback.format_exc())
         atomic_write_json(
-            out / "meta.json",
+            out / META_FILE,
             {"run_id": spec.run_id, "status": STATUS_FAILED, "error": f"{type(e).__name__}: {e}"},
         )
         raise
     # Unix time the run started: with ``wall_time_s``, when each run ran (e.g. concurrency)
     meta["started_at"] = round(started, 3)
     meta["wall_time_s"] = round(time.time() - started, 3)
-    atomic_write_json(out / "meta.json", meta)
+    atomic_write_json(out / META_FILE, meta)
     return meta
 
 
@@ -311,7 +246,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
         cleanup.callback(evaluator.close)
         tracker = open_run_tracker(
-            spec.wandb,
+            spec.wandb or WandbSpec(),
             Path(spec.wandb_dir),
             run_id=wandb_run_id(spec.wandb_scope, spec.run_id),
             name=f"{spec.study}__{spec.label}__seed{spec.seed}",

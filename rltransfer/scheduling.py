@@ -6,8 +6,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from rltransfer.executors import Executor
+from rltransfer.layout import TRACEBACK_FILE, RunSpec, run_label
 from rltransfer.progress import StudyProgress
-from rltransfer.run import RunSpec, run_label
 
 
 @dataclass
@@ -59,7 +59,7 @@ def execute_runs(
                     r.run_id,
                     run_label(r),
                     f"FAILED ({type(error).__name__}: "
-                    f"{error}); traceback in {r.out_dir}/traceback.txt",
+                    f"{error}); traceback in {r.out_dir}/{TRACEBACK_FILE}",
                 )
             if r.role == "source":
                 mine = [w for w in waiting if w.source_dir == r.out_dir]

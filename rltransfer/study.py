@@ -25,17 +25,23 @@ from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import Executor, make_executor
 from rltransfer.folder_guard import PlannedRun, check_study_folder, remove_runs
 from rltransfer.io import atomic_write_text, file_sha256
+from rltransfer.layout import (
+    RunSpec,
+    is_complete,
+    run_label,
+    source_dir,
+    source_folder,
+    study_file,
+    target_dir,
+)
 from rltransfer.methods import method_class
 from rltransfer.paths import output_dir
 from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir, decided_methods
-from rltransfer.run import RunSpec, is_complete, run_label
 from rltransfer.scheduling import Outcome, execute_runs
+from rltransfer.seeds import eval_seed
 from rltransfer.tracking import preflight, wandb_scope
 from rltransfer.validation import load_study
-
-EVAL_SEED_OFFSET = 10_000
-"""Evaluation env seed = run seed + this offset, the same for every method of a seed."""
 
 
 @dataclass
@@ -125,7 +131,7 @@ def plan_study(
     for m in chosen:
         needs_source = method_class(m.method, "method").needs_source
         src_spec, label = (m.source, m.name) if m.source is not None else (spec.source, "source")
-        folder = "source" if m.source is None else f"sources/{m.name}"
+        folder = source_folder(None if m.source is None else m.name)
         by_seed = pair_replicas(src_spec, folder, spec.seeds)
         # Stopping on the alarm changes the result, so it is part of a transfer run's identity.
         stops = spec.stop_on_negative and m.method != BASELINE
@@ -157,15 +163,15 @@ def plan_study(
                     seed=seed,
                     env=spec.target.env,
                     timesteps=spec.target.timesteps,
-                    eval_seed=seed + EVAL_SEED_OFFSET,
-                    out_dir=str(root / "target" / m.name / f"seed_{seed}"),
+                    eval_seed=eval_seed(seed),
+                    out_dir=str(target_dir(root, m.name, seed)),
                     method=m,
                     source_dir=src.run.out_dir if src and src.run else None,
                     source_checkpoint=src.checkpoint if src else None,
                     source_policy=src_spec.policy if needs_source else None,
                     baseline_dir=None
                     if m.method == BASELINE
-                    else str(root / "target" / BASELINE / f"seed_{seed}"),
+                    else str(target_dir(root, BASELINE, seed)),
                     threshold=spec.threshold,
                     stop_on_negative=stops,
                     source_env=source_env,
@@ -214,11 +220,11 @@ def _source_run(
         envs=s.envs,
         heads=s.heads,
         timesteps=s.timesteps,
-        eval_seed=rep.seed + EVAL_SEED_OFFSET,
-        out_dir=str(root / rep.key),
+        eval_seed=eval_seed(rep.seed),
+        out_dir=str(source_dir(root, rep.key)),
         replica=rep.name,
         zero_shot_env=None if s.envs else spec.target.env,
-        zero_shot_seed=spec.seeds[rep.index] + EVAL_SEED_OFFSET,  # replica j's first pair: j
+        zero_shot_seed=eval_seed(spec.seeds[rep.index]),  # replica j's first pair: j
         **{**shared, "policy": s.policy or shared["policy"]},
     )
     return _Source(run, {"source_run": run_id}, None)
@@ -330,7 +336,7 @@ def run_study(
         executor = make_executor(spec.executor, progress.update, todo)
         remove_runs(replaced)
         root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(root / "study.yaml", yaml.safe_dump(config, sort_keys=False))
+        atomic_write_text(study_file(root), yaml.safe_dump(config, sort_keys=False))
         if spec.sequential:
             progress.log(
                 f"study '{spec.name}': {n_first} runs for the first look ({first} seed pairs), "

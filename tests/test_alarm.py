@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from rltransfer.alarm import PARTIAL_CURVE, NegativeTransferAlarm
+from rltransfer.alarm import NegativeTransferAlarm
 from rltransfer.analysis.curves import Curve, write_curve
+from rltransfer.layout import PARTIAL_CURVE_FILE as PARTIAL_CURVE
 from rltransfer.tracking.offline_reader import iter_record_bytes
 
 GRID = [0, 100, 200, 300, 400]

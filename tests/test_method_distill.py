@@ -25,9 +25,10 @@ from rltransfer.config.spec import EnvSpec, EvalSpec, PolicySpec
 from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.envs.wrappers import StateInInfo
 from rltransfer.evaluation import GridClock, eval_grid
+from rltransfer.layout import RunSpec
 from rltransfer.methods import SourceArtifact, TransferContext, method_class
 from rltransfer.methods.distill_core import agreement, distill_loss
-from rltransfer.run import RunSpec, _make_train_env
+from rltransfer.run import _make_train_env
 
 CARTPOLE = "rltransfer/CartPole-v0"
 CARTPOLE_HP = zoo_defaults("ppo", CARTPOLE)  # rl-zoo3's PPO settings: 8 envs, lin_0.001, ...

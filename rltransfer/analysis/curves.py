@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from rltransfer.errors import UserError
 from rltransfer.io import atomic_write_text
-from rltransfer.run_meta import UNFINISHED, read_meta
+from rltransfer.layout import CURVE_FILE, UNFINISHED, read_meta, seed_of_dir, target_root
 
 CURVE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes")
 SOURCE_COLUMNS = ("source_return_mean", "source_return_std", "source_episodes")
@@ -153,20 +152,17 @@ def read_curve(path: str | Path) -> Curve:
     )
 
 
-_SEED_DIR = re.compile(r"^seed_(\d+)$")
-
-
 def run_dirs(study_dir: str | Path) -> Iterator[tuple[str, int, Path]]:
     """``(method, seed, folder)`` of every ``target/<method>/seed_<k>/`` under ``study_dir``, in
     name order; nothing when there is no ``target`` folder."""
-    target = Path(study_dir) / "target"
+    target = target_root(study_dir)
     if not target.is_dir():
         return
     for method_dir in sorted(p for p in target.iterdir() if p.is_dir()):
         for seed_dir in sorted(p for p in method_dir.iterdir() if p.is_dir()):
-            m = _SEED_DIR.match(seed_dir.name)
-            if m:
-                yield method_dir.name, int(m.group(1)), seed_dir
+            seed = seed_of_dir(seed_dir.name)
+            if seed is not None:
+                yield method_dir.name, seed, seed_dir
 
 
 def _unfinished(folder: Path) -> bool:
@@ -189,7 +185,7 @@ def load_study_curves(
     is read. A ``curve.csv`` that is not a readable CSV file (a folder, binary) raises
     ``UserError``.
     """
-    target = Path(study_dir) / "target"
+    target = target_root(study_dir)
     if not target.is_dir():
         raise UserError(
             f"{study_dir}: no 'target' folder (expected target/<method>/seed_<k>/curve.csv)"
@@ -200,8 +196,8 @@ def load_study_curves(
             seeds is not None and seed not in seeds
         ):
             continue
-        if (folder / "curve.csv").exists() and not _unfinished(folder):
-            out.setdefault(method, {})[seed] = read_curve(folder / "curve.csv")
+        if (folder / CURVE_FILE).exists() and not _unfinished(folder):
+            out.setdefault(method, {})[seed] = read_curve(folder / CURVE_FILE)
     if not out:
         raise UserError(f"{target}: no curve.csv found under target/<method>/seed_<k>/")
     return out

@@ -15,7 +15,7 @@ None when no method has ``areas.source`` (curves from another tool, or no transf
   point of its ``curve.csv`` (its return on the source task); ``zero_shot`` the return mean of
   ``meta.json``'s ``zero_shot`` (the trained agent on the target, before target training).
   All three are None, with the reason in ``note``, for a run that is ``running``/``failed``
-  (:data:`rltransfer.run_meta.UNFINISHED`), a key without a run folder (a checkpoint) or an
+  (:data:`rltransfer.layout.UNFINISHED`), a key without a run folder (a checkpoint) or an
   older run that did not record it. ``zero_shot_normalised``: ``(zero_shot − low)/(high −
   low)`` with the summary's ``score_range`` (low is scratch's return at t = 0, an untrained
   policy's). A pair's *area gain* is the method's normalised area minus scratch's on that seed
@@ -46,7 +46,7 @@ from rltransfer.analysis.curves import read_curve
 from rltransfer.analysis.stats import finite_or_none
 from rltransfer.analysis.text import fmt
 from rltransfer.errors import UserError
-from rltransfer.run_meta import UNFINISHED, read_meta
+from rltransfer.layout import CURVE_FILE, UNFINISHED, read_meta, source_dir
 
 UNTRAINED = 0.1
 """A normalised zero-shot score below this is near an untrained policy's."""
@@ -91,7 +91,7 @@ def _number(x: Any) -> float | None:
 def _run(folder: Path) -> tuple[int | None, float | None, float | None, str | None]:
     """``(seed, final_return, zero_shot, note)`` of one source run folder."""
     meta = read_meta(folder)
-    curve = folder / "curve.csv"
+    curve = folder / CURVE_FILE
     if meta is None and not curve.is_file():
         return None, None, None, "no source run in the folder (a checkpoint, or another tool)"
     seed = meta.get("seed") if meta else None
@@ -175,7 +175,7 @@ def source_summary(root: Path, summary: dict[str, Any]) -> dict[str, Any] | None
     methods = [m for m in summary["methods"] if any(m in g for g in gains.values())]
     entries = []
     for key, by_method in gains.items():
-        seed, final, zero, note = _run(Path(root) / key)
+        seed, final, zero, note = _run(source_dir(root, key))
         norm = None if zero is None or not hi > lo else finite_or_none((zero - lo) / (hi - lo))
         pairs = sorted({s for rows in by_method.values() for s, _ in rows})
         entries.append(

@@ -8,9 +8,10 @@ alone (no torch).
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
+
+from rltransfer.layout import CURVE_FILE, read_meta, source_dir
 
 
 def task_columns(k: int) -> tuple[str, str]:
@@ -24,14 +25,16 @@ def source_tasks(study_dir: str | Path) -> dict[str, Any] | None:
 
     Returns ``{"heads": str, "timesteps": int, "tasks": [{"env": {...}, "final_return": float,
     "final_std": float}, ...]}``."""
-    src = Path(study_dir) / "source"
+    src = source_dir(study_dir)
+    meta = read_meta(src)
+    if meta is None:
+        return None
     try:
-        meta = json.loads((src / "meta.json").read_text())
-        with (src / "curve.csv").open() as f:
+        with (src / CURVE_FILE).open() as f:
             rows = list(csv.DictReader(f))
     except (OSError, ValueError, csv.Error):
         return None
-    tasks = meta.get("tasks") if isinstance(meta, dict) else None
+    tasks = meta.get("tasks")
     if not tasks or not rows:
         return None
     last = rows[-1]

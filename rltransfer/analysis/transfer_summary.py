@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.analysis.curves import run_dirs
-from rltransfer.run_meta import STATUS_COMPLETE, read_meta
+from rltransfer.layout import STATUS_COMPLETE, read_meta
 
 SIGNATURE = (
     ("transferred", "what was transferred"),

@@ -9,7 +9,7 @@ from typing import Any
 from rltransfer.config.spec import ExecutorSpec
 from rltransfer.executors.base import Executor, ProgressFn
 from rltransfer.executors.local import make_local_executor
-from rltransfer.run import RunSpec
+from rltransfer.layout import RunSpec
 
 Factory = Callable[[ExecutorSpec, ProgressFn, Sequence[RunSpec]], Any]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from rltransfer.run import RunSpec
+from rltransfer.layout import RunSpec
 
 ProgressFn = Callable[[str, int], None]
 """``progress(run_id, timesteps_done)``."""

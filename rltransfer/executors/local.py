@@ -12,7 +12,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from rltransfer.executors.base import ProgressFn, ProgressPump, Throttled
-from rltransfer.run import RunSpec, execute_run
+from rltransfer.layout import RunSpec
+from rltransfer.run import execute_run
 
 
 def _run_in_worker(spec: RunSpec, progress_queue: Any) -> dict[str, Any]:

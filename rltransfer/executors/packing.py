@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from rltransfer.io import atomic_write_bytes
-from rltransfer.run import (
+from rltransfer.layout import (
+    META_FILE,
     MODEL_FILE,
     NORMALIZE_FILE,
+    WANDB_DIR,
+    WANDB_OFFLINE_RUNS,
     RunSpec,
-    execute_run,
-    prepare_run_folder,
     run_label,
+    source_dir,
 )
+from rltransfer.run import execute_run, prepare_run_folder
 
 
 class RemoteRunError(Exception):
@@ -107,16 +110,16 @@ def run_packed(spec: RunSpec, inputs: dict[str, bytes], progress: Any = None) ->
     """
     with tempfile.TemporaryDirectory(prefix="rltransfer-run-") as tmp:
         root = Path(tmp)
-        source_dir = None
+        src = None
         if inputs:
-            source_dir = root / "source"
+            src = source_dir(root)
             for name, data in inputs.items():
-                atomic_write_bytes(source_dir / name, data)
+                atomic_write_bytes(src / name, data)
         local = replace(
             spec,
             out_dir=str(root / "run"),
             wandb_dir=str(root),
-            source_dir=str(source_dir) if source_dir else None,
+            source_dir=str(src) if src else None,
             baseline_dir=None,
         )
         meta, error = None, None
@@ -131,7 +134,7 @@ def run_packed(spec: RunSpec, inputs: dict[str, bytes], progress: Any = None) ->
                 traceback.print_exc()
                 raise
         recorded = list(dict.fromkeys(RecordedWarning.of(w) for w in caught))[:MAX_WARNINGS]
-        wandb_runs = _read_tree(root / "wandb", "offline-run-*")
+        wandb_runs = _read_tree(root / WANDB_DIR, WANDB_OFFLINE_RUNS)
         return PackedRun(meta, error, _read_tree(root / "run"), wandb_runs, recorded)
 
 
@@ -143,8 +146,8 @@ def unpack_result(spec: RunSpec, packed: PackedRun) -> dict[str, Any]:
     out = Path(spec.out_dir)
     prepare_run_folder(out, spec.run_id)  # no file of an earlier attempt survives
     for name, data in packed.wandb_files.items():
-        atomic_write_bytes(Path(spec.wandb_dir) / "wandb" / name, data)
-    for name, data in sorted(packed.run_files.items(), key=lambda kv: kv[0] == "meta.json"):
+        atomic_write_bytes(Path(spec.wandb_dir) / WANDB_DIR / name, data)
+    for name, data in sorted(packed.run_files.items(), key=lambda kv: kv[0] == META_FILE):
         atomic_write_bytes(out / name, data)
     if packed.error is not None:
         raise RemoteRunError(packed.error)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from rltransfer.config.spec import EnvSpec
 from rltransfer.errors import UserError
-from rltransfer.run import RunSpec
+from rltransfer.layout import RunSpec
 
 AUTOSCALING_ENV = "RLTRANSFER_RAY_AUTOSCALING"
 """Set to ``1`` to submit runs a cluster cannot host yet (an autoscaler will add the nodes)."""

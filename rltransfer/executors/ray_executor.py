@@ -19,7 +19,7 @@ from typing import Any
 from rltransfer.executors.base import ProgressFn, ProgressPump, Throttled
 from rltransfer.executors.packing import pack_inputs, run_packed, unpack_result
 from rltransfer.executors.ray_cluster import check_resources, connect, shipped_modules
-from rltransfer.run import RunSpec
+from rltransfer.layout import RunSpec
 
 LOST_WORKER_RETRIES = 3
 

@@ -22,18 +22,25 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
 from rltransfer.config.spec import PolicySpec
+from rltransfer.layout import MODEL_FILE, NORMALIZE_FILE
 from rltransfer.methods.catalog import NoOptions, entry_implemented_by, parse_options
 
 
 @dataclass(frozen=True)
 class SourceArtifact:
     """The source agent: its SB3 checkpoint and, when it trained with VecNormalize, the
-    observation statistics (``normalize.json``: ``mean``, ``var``, ``count``)."""
+    observation statistics (``normalize.json``: ``mean``, ``var``, ``count``, and the
+    ``clip_obs``/``epsilon`` they were applied with; older files lack those two)."""
 
     model_path: Path
     normalize_path: Path | None = None
     policy: PolicySpec | None = None
     """Its architecture, when the study gives one (``source.policy``); else the study's."""
+
+    @classmethod
+    def of_run(cls, folder: Path, policy: PolicySpec | None = None) -> SourceArtifact:
+        """The agent a source run trained in ``folder`` (its run folder)."""
+        return cls(folder / MODEL_FILE, folder / NORMALIZE_FILE, policy=policy)
 
     @cached_property
     def info(self) -> CheckpointInfo:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rltransfer.layout import WANDB_OFFLINE_RUNS
+
 _BLOCK = 32768
 _HEADER = 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
@@ -97,5 +99,5 @@ def read_offline_run(path: str | Path) -> OfflineRun:
 
 def read_offline_runs(wandb_dir: str | Path) -> list[OfflineRun]:
     """Every offline run file under ``wandb_dir`` (e.g. ``runs/<study>/wandb``), oldest first."""
-    files = sorted(Path(wandb_dir).glob("offline-run-*/run-*.wandb"))
+    files = sorted(Path(wandb_dir).glob(f"{WANDB_OFFLINE_RUNS}/run-*.wandb"))
     return [read_offline_run(f) for f in files]

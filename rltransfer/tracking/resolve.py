@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rltransfer.config.spec import WANDB_MODES, WandbSpec
 from rltransfer.errors import UserError, did_you_mean
+from rltransfer.layout import WANDB_DIR, WANDB_OFFLINE_RUNS
 
 MODES = WANDB_MODES
 DEFAULTS = WandbSpec(mode="offline", project="rltransfer", entity=None, dir=None)
@@ -35,7 +36,7 @@ SUMMARY_ID = "summary"
 
 def sync_command(wandb_root: str | Path) -> str:
     """The command that uploads a study's offline runs later."""
-    return f"wandb sync {Path(wandb_root) / 'wandb'}/offline-run-*"
+    return f"wandb sync {Path(wandb_root) / WANDB_DIR}/{WANDB_OFFLINE_RUNS}"
 
 
 def resolve_wandb(spec: WandbSpec, environ: Mapping[str, str] | None = None) -> WandbSpec:

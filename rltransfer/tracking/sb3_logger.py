@@ -13,9 +13,8 @@ from typing import Any
 
 from stable_baselines3.common.logger import CSVOutputFormat, KVWriter, Logger, filter_excluded_keys
 
+from rltransfer.layout import PROGRESS_FILE
 from rltransfer.tracking.wandb_tracker import RunTracker
-
-PROGRESS_FILE = "progress.csv"
 
 
 class WandbWriter(KVWriter):
