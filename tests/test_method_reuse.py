@@ -229,6 +229,42 @@ def test_teacher_sees_raw_observations_under_vecnormalize(sources):
     assert np.all(model.rollout_buffer.log_probs == 0)  # log μ = log 1
 
 
+@pytest.mark.parametrize("clip", [5.0, None])
+def test_teacher_normalises_with_the_sources_vecnormalize_settings(tmp_path, clip):
+    """A source trained with ``normalize: {clip_obs: 5}``: its teacher clips at 5, exactly as
+    the source's own VecNormalize does. A ``normalize.json`` from before the settings were
+    stored (``clip: None``) gets SB3's defaults (clip_obs 10, epsilon 1e-8)."""
+    import shutil
+
+    from rltransfer.layout import MODEL_FILE, NORMALIZE_FILE
+    from rltransfer.run import _save_model
+
+    kwargs = {"clip_obs": clip} if clip is not None else {}
+    env = VecNormalize(_env(n=2, offset=True), norm_reward=False, **kwargs)
+    source = _model(env=env, n_steps=32)
+    source.learn(64)  # statistics of 100 + CartPole's state
+    (tmp_path / "run").mkdir()
+    _save_model(source, tmp_path / "run")
+    stats = json.loads((tmp_path / "run" / NORMALIZE_FILE).read_text())
+    assert stats["clip_obs"] == (clip or 10.0) and stats["epsilon"] == 1e-8
+    folder = tmp_path / "run"
+    if clip is None:  # an older source run: statistics only
+        folder = tmp_path / "old"
+        folder.mkdir()
+        shutil.copy(tmp_path / "run" / MODEL_FILE, folder / MODEL_FILE)
+        old = {k: stats[k] for k in ("mean", "var", "count")}
+        (folder / NORMALIZE_FILE).write_text(json.dumps(old))
+    student = _model(env=_env(n=2, offset=True, normalize=True), n_steps=32)
+    method, _, _ = _reuse(student, SourceArtifact.of_run(folder), psi=1.0, decay="constant")
+    env.training = False  # the source's statistics, frozen
+    mean, std = np.asarray(stats["mean"]), np.sqrt(np.asarray(stats["var"]))
+    raw = np.stack([mean + 1000 * std, mean - 1000 * std, mean + 0.5 * std]).astype(np.float32)
+    seen = method.teacher.prepare(raw).cpu().numpy()
+    limit = clip or 10.0
+    assert np.all(np.abs(seen[:2]) == limit) and np.all(np.abs(seen[2]) < 1)
+    assert np.allclose(seen, env.normalize_obs(raw), atol=1e-6)
+
+
 def test_evaluation_never_uses_the_teacher(sources):
     model = _model()
     method, _, _ = _reuse(model, sources["ppo"], psi=1.0, decay="constant")

@@ -13,7 +13,9 @@ Distributions (SB3 ``Distribution`` objects, so ``log_prob`` sums over action di
 * SAC teachers: their squashed Gaussian.
 
 Observations: the teacher takes raw env observations and applies its own VecNormalize statistics
-(``normalize.json`` of the source run), frozen, as the source saw them in training.
+(``normalize.json`` of the source run), frozen, as the source saw them in training: through SB3's
+``VecNormalize.normalize_obs`` with the source's ``clip_obs`` and ``epsilon`` (SB3's defaults for
+a ``normalize.json`` written before they were stored).
 """
 
 from __future__ import annotations
@@ -29,15 +31,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.distributions import CategoricalDistribution, Distribution
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.parse import join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.methods.teacher_options import TeacherOptions
-
-CLIP_OBS = 10.0
-"""VecNormalize's default observation clip (the source runs use VecNormalize's defaults)."""
 
 
 def check_teacher_policy(options: TeacherOptions, path: str) -> None:
@@ -91,9 +90,29 @@ def space_from_info(info: SpaceInfo, like: gym.Space | None = None) -> gym.Space
     raise ValueError(f"a teacher cannot be rebuilt for a {info} observation or action space")
 
 
+NORMALIZE_SETTINGS = ("clip_obs", "epsilon")
+"""The VecNormalize settings ``normalize.json`` stores with the statistics."""
+
+
+def frozen_normalizer(stats: dict[str, Any]) -> VecNormalize:
+    """A VecNormalize that normalises observations as the source's did in training: its
+    statistics (``mean``, ``var``, ``count`` of ``normalize.json``), frozen, and its settings
+    (``clip_obs``, ``epsilon``; SB3's defaults when the file predates them). Use its
+    ``normalize_obs``."""
+    mean = np.asarray(stats["mean"], dtype=np.float64)
+    space = gym.spaces.Box(-np.inf, np.inf, mean.shape, np.float64)
+    venv = DummyVecEnv([lambda: _SpacesEnv(space, gym.spaces.Discrete(2))])
+    settings = {k: float(stats[k]) for k in NORMALIZE_SETTINGS if stats.get(k) is not None}
+    norm = VecNormalize(venv, training=False, norm_obs=True, norm_reward=False, **settings)
+    norm.obs_rms.mean = mean
+    norm.obs_rms.var = np.asarray(stats["var"], dtype=np.float64)
+    norm.obs_rms.count = float(stats.get("count", norm.obs_rms.count))
+    return norm
+
+
 class Teacher:
     """A frozen source policy. ``model``: the rebuilt SB3 agent; ``obs_stats``: its
-    VecNormalize ``mean``/``var`` (None: observations are used as they are)."""
+    ``normalize.json`` (None: observations are used as they are), applied by ``normalizer``."""
 
     def __init__(self, model: Any, algo: str, obs_stats: dict[str, Any] | None, temperature: float):
         self.model, self.algo, self.temperature = model, algo, temperature
@@ -101,11 +120,8 @@ class Teacher:
         self.policy.set_training_mode(False)
         for p in self.policy.parameters():
             p.requires_grad_(False)
-        self.obs_stats = None
-        if obs_stats is not None:
-            mean = np.asarray(obs_stats["mean"], dtype=np.float64)
-            std = np.sqrt(np.asarray(obs_stats["var"], dtype=np.float64) + 1e-8)
-            self.obs_stats = (mean, std)
+        self.obs_stats = obs_stats
+        self.normalizer = frozen_normalizer(obs_stats) if obs_stats is not None else None
 
     @property
     def observation_space(self) -> gym.Space:
@@ -122,9 +138,8 @@ class Teacher:
     def prepare(self, obs: np.ndarray) -> torch.Tensor:
         """Raw env observations (n, *obs_shape) → the teacher's input tensor."""
         x = np.asarray(obs)
-        if self.obs_stats is not None:
-            mean, std = self.obs_stats
-            x = np.clip((x - mean) / std, -CLIP_OBS, CLIP_OBS).astype(np.float32)
+        if self.normalizer is not None:
+            x = self.normalizer.normalize_obs(x)
         tensor, _ = self.policy.obs_to_tensor(x)
         return tensor
 
