@@ -70,6 +70,8 @@ TRACEBACK_FILE = "traceback.txt"
 SEED_PREFIX = "seed_"
 CHECKPOINT_PREFIX = "checkpoint_"
 _SEED_DIR = re.compile(rf"^{SEED_PREFIX}(\d+)$")
+TARGET_RUNS = f"{TARGET_DIR}/<method>/{SEED_PREFIX}<k>"
+"""Where the target runs are, as said to users."""
 
 # --- statuses (meta.json) -------------------------------------------------------------------
 

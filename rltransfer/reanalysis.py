@@ -256,9 +256,9 @@ def trained_source_steps(
             if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0:
                 found.append(steps)
     if found:
-        where = "the source run's meta.json"
+        where = f"the source run's {META_FILE}"
         if len(found) > 1:
-            where = f"{len(found)} source runs' meta.json"
+            where = f"{len(found)} source runs' {META_FILE}"
         if min(found) != max(found):
             return max(found), (
                 f"env_steps_trained in {where}; they range from {min(found):,} to {max(found):,}, "

@@ -20,7 +20,15 @@ import numpy as np
 
 from rltransfer.errors import UserError
 from rltransfer.io import atomic_write_text
-from rltransfer.layout import CURVE_FILE, UNFINISHED, read_meta, seed_of_dir, target_root
+from rltransfer.layout import (
+    CURVE_FILE,
+    TARGET_DIR,
+    TARGET_RUNS,
+    UNFINISHED,
+    read_meta,
+    seed_of_dir,
+    target_root,
+)
 
 CURVE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes")
 SOURCE_COLUMNS = ("source_return_mean", "source_return_std", "source_episodes")
@@ -188,7 +196,7 @@ def load_study_curves(
     target = target_root(study_dir)
     if not target.is_dir():
         raise UserError(
-            f"{study_dir}: no 'target' folder (expected target/<method>/seed_<k>/curve.csv)"
+            f"{study_dir}: no '{TARGET_DIR}' folder (expected {TARGET_RUNS}/{CURVE_FILE})"
         )
     out: dict[str, dict[int, Curve]] = {}
     for method, seed, folder in run_dirs(study_dir):
@@ -199,5 +207,5 @@ def load_study_curves(
         if (folder / CURVE_FILE).exists() and not _unfinished(folder):
             out.setdefault(method, {})[seed] = read_curve(folder / CURVE_FILE)
     if not out:
-        raise UserError(f"{target}: no curve.csv found under target/<method>/seed_<k>/")
+        raise UserError(f"{target}: no {CURVE_FILE} found under {TARGET_RUNS}/")
     return out

@@ -46,7 +46,7 @@ from rltransfer.analysis.curves import read_curve
 from rltransfer.analysis.stats import finite_or_none
 from rltransfer.analysis.text import fmt
 from rltransfer.errors import UserError
-from rltransfer.layout import CURVE_FILE, UNFINISHED, read_meta, source_dir
+from rltransfer.layout import CURVE_FILE, META_FILE, UNFINISHED, read_meta, source_dir
 
 UNTRAINED = 0.1
 """A normalised zero-shot score below this is near an untrained policy's."""
@@ -105,11 +105,11 @@ def _run(folder: Path) -> tuple[int | None, float | None, float | None, str | No
     except UserError as e:
         notes.append(str(e))
     if final is None and not notes:
-        notes.append("no curve.csv")
+        notes.append(f"no {CURVE_FILE}")
     zs = (meta or {}).get("zero_shot")
     zero = _number(zs.get("return_mean")) if isinstance(zs, dict) else None
     if not isinstance(zs, dict):
-        notes.append("no zero-shot evaluation in meta.json (a run from before it was recorded)")
+        notes.append(f"no zero-shot evaluation in {META_FILE} (a run from before it was recorded)")
     elif zero is None:
         notes.append(str(zs.get("note") or "no zero-shot return"))
     return seed, final, zero, "; ".join(notes) or None
