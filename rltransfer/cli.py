@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_vision_parsers(sub: argparse._SubParsersAction) -> None:
-    """``encoders | pretrain | probe`` (run by ``rltransfer.vision.commands``, imported only when
+    """``encoders | pretrain | probe`` (run by ``rltransfer.tools.commands``, imported only when
     one of them runs: the vision package imports torch)."""
     enc = sub.add_parser("encoders", help="list the vision encoders, their groups and sizes")
     enc.add_argument("name", nargs="?", help="show one encoder")

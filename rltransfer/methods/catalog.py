@@ -142,6 +142,8 @@ def _plugin(kind: str, ref: str, path: str) -> MethodEntry:
     for attr in ("description", "transfers"):
         if not isinstance(getattr(cls, attr, None), str):
             raise FieldError(path, f"method class '{ref}' must set the class attribute '{attr}'")
+    if not isinstance(getattr(cls, "kind", None), str):
+        cls.kind = kind  # the name the study gave it, for messages and meta.json
     entry = MethodEntry(kind, cls.description, cls.transfers, ref, cls.Options, cls.needs_source)
     declare_method(entry)
     _LOADED[kind] = cls

@@ -37,15 +37,14 @@ from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.parse import join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.methods.teacher_options import TeacherOptions
+from rltransfer.vision.registry import encoder_entry
 
 
 def check_teacher_policy(options: TeacherOptions, path: str) -> None:
     """Raise ``FieldError`` at ``<path>.teacher.policy.encoder`` when the teacher's own
     architecture names an encoder the registry lacks (``path``: the method's)."""
-    from rltransfer.vision.check import check_encoder_name
-
     if options.policy is not None:
-        check_encoder_name(options.policy, join(path, "teacher.policy.encoder"))
+        encoder_entry(options.policy.encoder, join(path, "teacher.policy.encoder"))
 
 
 @contextmanager

@@ -29,8 +29,8 @@ from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
 from rltransfer.methods import TransferMethod, method_class
 from rltransfer.validation.models import check_models
+from rltransfer.validation.policy import check_encoder_name, check_policy
 from rltransfer.validation.sources import check_replicas, checkpoint_info
-from rltransfer.vision.check import check_encoder_name, check_policy
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME = 100

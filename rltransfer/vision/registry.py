@@ -15,6 +15,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from rltransfer.config.parse import FieldError
+from rltransfer.errors import did_you_mean
 from rltransfer.vision.encoder import Encoder, image_shape
 from rltransfer.vision.weights import apply_weights, load_weights
 
@@ -61,6 +63,17 @@ def register_encoder(
 def get_entry(name: str) -> EncoderEntry:
     if name not in ENCODERS:
         raise KeyError(f"unknown encoder '{name}'; available: {', '.join(ENCODERS)}")
+    return ENCODERS[name]
+
+
+def encoder_entry(name: str, path: str = "policy.encoder") -> EncoderEntry:
+    """The entry of encoder ``name``; ``FieldError`` at ``path`` (a study field) for none."""
+    if name not in ENCODERS:
+        raise FieldError(
+            path,
+            f"unknown encoder '{name}'{did_you_mean(name, ENCODERS)}; "
+            f"available: {', '.join(ENCODERS)}",
+        )
     return ENCODERS[name]
 
 
