@@ -49,12 +49,33 @@ class ScaledCopy(TransferMethod):
 '''
 
 
+ENCODER = '''
+"""An encoder that lives outside rltransfer: one hidden layer with a chosen width."""
+from torch import nn
+
+from rltransfer.vision import Encoder
+
+
+def wide_mlp(in_shape, width=24):
+    trunk = nn.Sequential(nn.Flatten(), nn.Linear(int(in_shape[0]), width), nn.ReLU())
+    return Encoder(
+        "wide_mlp", trunk, None, in_shape=in_shape, groups={"layer1": ["trunk.1"]},
+        features_dim=width, image=False, kwargs={"width": width},
+    )
+
+
+wide_mlp.kind = "vector"
+wide_mlp.description = "one ReLU layer of `width` units"
+'''
+
+
 @pytest.fixture
 def plugin_package(tmp_path, monkeypatch):
     pkg = tmp_path / "outside" / "myplug"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "methods.py").write_text(textwrap.dedent(PLUGIN))
+    (pkg / "encoders.py").write_text(textwrap.dedent(ENCODER))
     monkeypatch.syspath_prepend(str(tmp_path / "outside"))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "outside"))  # for spawned workers too
     return "myplug.methods:ScaledCopy"
@@ -95,3 +116,31 @@ def test_plugin_options_are_checked_like_built_ins(plugin_package, tiny_study, w
     tiny_study["methods"] = ["scratch", {"name": "p", "method": plugin_package, "keep": 2.0}]
     assert main(["run", str(write_study(tiny_study)), "--out", "unused"]) == 2
     assert "methods[1].keep: must be in [0, 1], got 2.0" in capsys.readouterr().err
+
+
+def test_a_plugin_encoder_runs_in_a_study(plugin_package, tiny_study, tmp_path):
+    tiny_study["policy"] = {"encoder": "myplug.encoders:wide_mlp", "encoder_kwargs": {"width": 12}}
+    tiny_study["executor"] = {"kind": "local", "workers": 2}
+    result = run_study(tiny_study, out=tmp_path / "runs", quiet=True)
+    from stable_baselines3 import PPO
+
+    model = PPO.load(result.out_dir / "target/scratch/seed_0/model.zip", device="cpu")
+    assert model.policy.features_extractor.features_dim == 12  # the plug-in built the encoder
+    assert result.summary["methods"]["finetune"]["seeds"] == 2
+
+
+@pytest.mark.parametrize(
+    ("encoder", "message"),
+    [
+        ("myplug.encoders:narrow", "module 'myplug.encoders' has no 'narrow'"),
+        ("myplug.missing:wide_mlp", "cannot import the module of encoder"),
+        ("json:dumps", "is neither registered with rltransfer.vision.register_encoder"),
+    ],
+)
+def test_a_bad_plugin_encoder_names_the_field(
+    plugin_package, tiny_study, write_study, capsys, encoder, message
+):
+    tiny_study["policy"] = {"encoder": encoder}
+    assert main(["run", str(write_study(tiny_study)), "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert "policy.encoder" in err and message in err and "Traceback" not in err

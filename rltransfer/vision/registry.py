@@ -8,6 +8,8 @@ package is imported, which every import of one of its modules does first.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,21 +62,70 @@ def register_encoder(
     return decorate
 
 
+ENTRY_POINT_GROUP = "rltransfer.encoders"
+"""Installed packages may offer encoders under this entry-point group: ``name = "pkg.mod:f"``."""
+
+
+def _plugin(name: str) -> EncoderEntry | None:
+    """A plug-in encoder added under ``name``, or None when ``name`` names none.
+
+    ``name`` is ``module:attr`` or an entry point's name; ``attr`` is a builder registered with
+    ``register_encoder`` when its module was imported, or a builder carrying the entry's fields
+    as attributes (``kind``, ``description``, optionally ``min_size``). ``ValueError`` when the
+    module cannot be imported or the attribute is neither."""
+    ref = name if ":" in name else None
+    if ref is None:
+        from importlib.metadata import entry_points
+
+        ref = next((e.value for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == name), None)
+    if ref is None:
+        return None
+    module, _, attr = ref.partition(":")
+    try:
+        build = getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise ValueError(f"cannot import the module of encoder '{ref}': {e}") from None
+    except AttributeError:
+        raise ValueError(f"module '{module}' has no '{attr}' (encoder '{ref}')") from None
+    known = next((e for e in ENCODERS.values() if e.build is build), None)
+    if known is not None:
+        entry = dataclasses.replace(known, name=name)
+    elif getattr(build, "kind", None) in ("image", "vector") and callable(build):
+        desc = getattr(build, "description", None) or (build.__doc__ or ref).strip().split("\n")[0]
+        entry = EncoderEntry(name, build, build.kind, desc, getattr(build, "min_size", 1))
+    else:
+        raise ValueError(
+            f"'{ref}' is neither registered with rltransfer.vision.register_encoder nor a "
+            "builder with the attributes kind ('image' or 'vector') and description"
+        )
+    ENCODERS[name] = entry
+    return entry
+
+
 def get_entry(name: str) -> EncoderEntry:
-    if name not in ENCODERS:
+    """The entry of ``name`` (a built-in, registered or plug-in encoder); ``KeyError`` if none."""
+    try:
+        entry = ENCODERS.get(name) or _plugin(name)
+    except ValueError as e:
+        raise KeyError(str(e)) from None
+    if entry is None:
         raise KeyError(f"unknown encoder '{name}'; available: {', '.join(ENCODERS)}")
-    return ENCODERS[name]
+    return entry
 
 
 def encoder_entry(name: str, path: str = "policy.encoder") -> EncoderEntry:
     """The entry of encoder ``name``; ``FieldError`` at ``path`` (a study field) for none."""
-    if name not in ENCODERS:
+    try:
+        entry = ENCODERS.get(name) or _plugin(name)
+    except ValueError as e:
+        raise FieldError(path, str(e)) from None
+    if entry is None:
         raise FieldError(
             path,
             f"unknown encoder '{name}'{did_you_mean(name, ENCODERS)}; "
             f"available: {', '.join(ENCODERS)}",
         )
-    return ENCODERS[name]
+    return entry
 
 
 def list_encoders() -> list[str]:
