@@ -351,7 +351,7 @@ def test_check_compatible_allows_other_sizes_and_action_spaces():
             "methods[1]",
         )
     with pytest.raises(FieldError, match="adapt needs the same algorithm; the source is a2c"):
-        method.check_compatible(
+        method.check(
             CheckpointInfo("a2c", VEC4, D2, 0), CheckpointInfo("ppo", VEC6, D2, 0), "methods[1]"
         )
     with pytest.raises(FieldError, match=r"methods\[1\]\.map\[1\]: must be >= 0"):

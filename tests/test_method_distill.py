@@ -312,7 +312,7 @@ PIXEL_TARGET = {
         ({}, {"algo": "sac", "hyperparams": {},
               "source": {"env": "rltransfer/Pendulum-v0", "timesteps": 512},
               "target": {"env": "rltransfer/Pendulum-v0", "timesteps": 384}},
-         "methods[1]", "not supported"),
+         "methods[1].method", "not supported"),
     ],
 )  # fmt: skip
 def test_option_mistakes_exit_2_naming_the_field(

@@ -131,7 +131,7 @@ def test_compatibility_accepts_a_multi_task_source_and_names_the_field():
         method.check_compatible(other, target, "methods.1")
     assert e.value.path == "methods.1"
     with pytest.raises(FieldError, match="same algorithm"):
-        method.check_compatible(CheckpointInfo("a2c", multi.observation_space, act, 0), target, "m")
+        method.check(CheckpointInfo("a2c", multi.observation_space, act, 0), target, "m")
     with pytest.raises(FieldError, match="trunk"):
         cls.parse_options({"trunk": "melt"}, "methods.1")
 

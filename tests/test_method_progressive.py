@@ -144,11 +144,11 @@ def test_images_and_other_algorithms_are_refused(source):
     vec = CheckpointInfo("ppo", SpaceInfo("Box", (4,)), SpaceInfo("Discrete", (), 2), 0)
     img = CheckpointInfo("ppo", SpaceInfo("Box", (3, 16, 16)), SpaceInfo("Discrete", (), 2), 0)
     with pytest.raises(FieldError, match="vector observations") as e:
-        method.check_compatible(img, img, "methods.1")
+        method.check(img, img, "methods.1")
     assert e.value.path == "methods.1"
     dqn = CheckpointInfo("dqn", vec.observation_space, vec.action_space, 0)
     with pytest.raises(FieldError, match="supports ppo and a2c"):
-        method.check_compatible(dqn, dqn, "methods.1")
+        method.check(dqn, dqn, "methods.1")
     multi = CheckpointInfo("ppo", SpaceInfo("Dict", ()), vec.action_space, 0)
     method.check_compatible(multi, vec, "methods.1")  # a multi-task source: checked at load
 

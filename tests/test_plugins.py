@@ -144,3 +144,26 @@ def test_a_bad_plugin_encoder_names_the_field(
     assert main(["run", str(write_study(tiny_study)), "--out", "unused"]) == 2
     err = capsys.readouterr().err
     assert "policy.encoder" in err and message in err and "Traceback" not in err
+
+
+def test_a_plugin_declares_its_support_and_the_base_class_checks_it(plugin_package):
+    """Methods declare what they support as class data; one check in the base class."""
+    from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
+    from rltransfer.config.parse import FieldError
+    from rltransfer.methods import method_class
+
+    cls = method_class(plugin_package, "methods[1].method")
+    cls.algorithms, cls.observations = ("ppo",), ("vector",)  # as a plug-in would declare them
+    try:
+        method = cls(cls.parse_options({}, "methods[1]"))
+        act = SpaceInfo("Discrete", (), 2)
+        vec = CheckpointInfo("ppo", SpaceInfo("Box", (4,)), act, 0)
+        method.check(vec, vec, "methods[1]")
+        with pytest.raises(FieldError, match="supports ppo, not a2c") as e:
+            method.check(vec, CheckpointInfo("a2c", vec.observation_space, act, 0), "methods[1]")
+        assert e.value.path == "methods[1].method"
+        img = CheckpointInfo("ppo", SpaceInfo("Box", (3, 8, 8)), act, 0)
+        with pytest.raises(FieldError, match="supports vector observations"):
+            method.check(img, img, "methods[1]")
+    finally:
+        cls.algorithms = cls.observations = None

@@ -34,7 +34,6 @@ from rltransfer.methods.layers import policy_groups as layer_groups
 from rltransfer.methods.parameters import (
     ParameterMethod,
     check_exploration,
-    check_same_algo,
     configure_schedules,
 )
 from rltransfer.vision.adapters import (
@@ -81,7 +80,6 @@ class Adapt(ParameterMethod):
     """Adapter, loading by name and shape, fresh action layers (``AdaptOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-        check_same_algo(self.kind, source, target, path)
         check_exploration(self.options, target, path)
         problem = adapt_problem(source.observation_space, target.observation_space)
         if problem is not None:

@@ -20,10 +20,24 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from rltransfer.checkpoints import CheckpointInfo, read_checkpoint_info, read_policy_state
+from rltransfer.checkpoints import (
+    CheckpointInfo,
+    SpaceInfo,
+    read_checkpoint_info,
+    read_policy_state,
+)
+from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.layout import MODEL_FILE, NORMALIZE_FILE
 from rltransfer.methods.catalog import NoOptions, entry_implemented_by, parse_options
+
+
+def observation_kind(space: SpaceInfo) -> str:
+    """``vector`` (a 1-D Box), ``image`` (a Box of more dimensions), ``dict`` or the space's
+    kind in lower case (``discrete``, …): what ``TransferMethod.observations`` names."""
+    if space.kind == "Box":
+        return "vector" if len(space.shape) == 1 else "image"
+    return space.kind.lower()
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,13 @@ class TransferMethod:
     """What moves from source to target: "nothing", "parameters", "policy", …"""
     needs_source: ClassVar[bool] = True
     Options: ClassVar[type] = NoOptions
+    algorithms: ClassVar[tuple[str, ...] | None] = None
+    """The study algorithms it supports; None: all (``MethodEntry.algorithms``)."""
+    same_algorithm: ClassVar[bool] = False
+    """The source must have the study's algorithm."""
+    observations: ClassVar[tuple[str, ...] | None] = None
+    """Target observation kinds it supports: ``vector``, ``image``, ``dict``; None: all."""
+    support_note: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,6 +153,8 @@ class TransferMethod:
                 entry.transfers,
             )
             cls.needs_source, cls.Options = entry.needs_source, entry.options
+            cls.algorithms, cls.same_algorithm = entry.algorithms, entry.same_algorithm
+            cls.observations, cls.support_note = entry.observations, entry.support_note
 
     def __init__(self, options: Any):
         self.options = options
@@ -140,8 +163,43 @@ class TransferMethod:
     def parse_options(cls, options: dict[str, Any], path: str) -> Any:
         return parse_options(cls.kind, cls.Options, options, path)
 
+    def check(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        """Everything about the source and target spaces checkable before training: what the
+        method declares (:meth:`check_support`), then its own checks (``check_compatible``).
+        ``FieldError`` at ``path``."""
+        self.check_support(source, target, path)
+        self.check_compatible(source, target, path)
+
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-        """Raise ``FieldError`` at ``path`` when the source cannot transfer to the target."""
+        """A method's own checks (beyond its declared support): raise ``FieldError`` at
+        ``path`` when the source cannot transfer to the target."""
+
+    def check_support(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
+        """The declared support (``algorithms``, ``same_algorithm``, ``observations``), checked
+        here for every method, built-in or plug-in."""
+        kind, algo = self.kind, target.algo
+        if self.algorithms is not None and algo not in self.algorithms:
+            why = f" ({self.support_note})" if self.support_note else ""
+            *most, last = self.algorithms
+            names = f"{', '.join(most)} and {last}" if most else last
+            raise FieldError(
+                join(path, "method"),
+                f"{kind} supports {names}, not {algo}: the study's algorithm is not "
+                f"supported{why}",
+            )
+        if self.same_algorithm and source.algo != algo:
+            raise FieldError(
+                path,
+                f"{kind} needs the same algorithm; the source is {source.algo}, the study "
+                f"uses {algo}",
+            )
+        seen = observation_kind(target.observation_space)
+        if self.observations is not None and seen not in self.observations:
+            raise FieldError(
+                path,
+                f"{kind} supports {' and '.join(self.observations)} observations; the target "
+                f"observes {target.observation_space}",
+            )
 
     def check_groups(self, groups: list[str], path: str) -> None:
         """Raise ``FieldError`` when the options name a layer group the target model lacks.

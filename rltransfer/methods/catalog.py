@@ -62,6 +62,15 @@ class MethodEntry:
     impl: str
     options: type = NoOptions
     needs_source: bool = True
+    algorithms: tuple[str, ...] | None = None
+    """The study algorithms (the learner on the target) it supports; None: all of them."""
+    same_algorithm: bool = False
+    """The source agent must have been trained with the study's algorithm (its parameters are
+    loaded as they are)."""
+    observations: tuple[str, ...] | None = None
+    """The target observation kinds it supports (``SUPPORT_KINDS``); None: all of them."""
+    support_note: str = ""
+    """Why, in a few words, added to the message when the study's algorithm is not supported."""
 
     def load(self) -> type[TransferMethod]:
         """The implementation class (imports its module, and so torch, on first use)."""
@@ -97,18 +106,27 @@ def declare_method(entry: MethodEntry) -> MethodEntry:
     return entry
 
 
+def _entry_of(cls: type[TransferMethod], kind: str, impl: str) -> MethodEntry:
+    """The catalog entry of a plug-in class, from its class attributes."""
+    return MethodEntry(
+        kind,
+        cls.description,
+        cls.transfers,
+        impl,
+        cls.Options,
+        cls.needs_source,
+        cls.algorithms,
+        cls.same_algorithm,
+        cls.observations,
+        cls.support_note,
+    )
+
+
 def register_method(cls: type[TransferMethod]) -> type[TransferMethod]:
     """Class decorator adding an already imported method class (a plug-in) to the catalog, from
     its class attributes (``kind``, ``description``, ``transfers``, ``Options``,
     ``needs_source``); a duplicate kind raises."""
-    entry = MethodEntry(
-        cls.kind,
-        cls.description,
-        cls.transfers,
-        f"{cls.__module__}:{cls.__qualname__}",
-        cls.Options,
-        cls.needs_source,
-    )
+    entry = _entry_of(cls, cls.kind, f"{cls.__module__}:{cls.__qualname__}")
     declare_method(entry)
     _LOADED[cls.kind] = cls
     return cls
@@ -144,7 +162,7 @@ def _plugin(kind: str, ref: str, path: str) -> MethodEntry:
             raise FieldError(path, f"method class '{ref}' must set the class attribute '{attr}'")
     if not isinstance(getattr(cls, "kind", None), str):
         cls.kind = kind  # the name the study gave it, for messages and meta.json
-    entry = MethodEntry(kind, cls.description, cls.transfers, ref, cls.Options, cls.needs_source)
+    entry = _entry_of(cls, kind, ref)
     declare_method(entry)
     _LOADED[kind] = cls
     return entry
@@ -199,6 +217,10 @@ METHODS: Mapping[str, type[TransferMethod]] = _Classes()
 """kind → ``TransferMethod`` subclass (a lazy view of ``CATALOG``)."""
 
 
+SUPPORT_KINDS = ("vector", "image", "dict")
+"""Observation kinds a method may declare: a 1-D Box, an image Box (more dimensions), a Dict."""
+
+
 def _builtin(kind: str, cls: str, description: str, **kw: Any) -> None:
     """Declare a built-in method, implemented by ``rltransfer.methods.<kind>:<cls>``."""
     declare_method(MethodEntry(kind, description, impl=f"rltransfer.methods.{kind}:{cls}", **kw))
@@ -217,6 +239,7 @@ _builtin(
     "load every source parameter whose name and shape match, then train everything",
     transfers="parameters",
     options=ParameterOptions,
+    same_algorithm=True,
 )
 _builtin(
     "freeze",
@@ -225,6 +248,7 @@ _builtin(
     "fresh heads trained",
     transfers="parameters",
     options=FreezeOptions,
+    same_algorithm=True,
 )
 _builtin(
     "layerwise",
@@ -232,6 +256,7 @@ _builtin(
     "per layer group: freeze, fine-tune (LR multiplier) or re-initialise",
     transfers="parameters",
     options=LayerwiseOptions,
+    same_algorithm=True,
 )
 _builtin(
     "shrink_perturb",
@@ -239,6 +264,7 @@ _builtin(
     "θ ← λ·θ_source + σ·θ_fresh (Ash & Adams 2020), then train everything",
     transfers="parameters",
     options=ShrinkPerturbOptions,
+    same_algorithm=True,
 )
 _builtin(
     "adapt",
@@ -247,6 +273,7 @@ _builtin(
     "and shape, fresh output layers",
     transfers="parameters",
     options=AdaptOptions,
+    same_algorithm=True,
 )
 _builtin(
     "multitask",
@@ -254,6 +281,7 @@ _builtin(
     "the shared trunk (encoder + hidden layers) of a multi-task source, fresh output layers",
     transfers="parameters",
     options=MultitaskOptions,
+    same_algorithm=True,
 )
 _builtin(
     "progressive",
@@ -262,6 +290,9 @@ _builtin(
     "(vector observations, PPO/A2C)",
     transfers="parameters (frozen column)",
     options=ProgressiveOptions,
+    same_algorithm=True,
+    algorithms=("ppo", "a2c"),
+    observations=("vector",),
 )
 _builtin(
     "kickstart",
@@ -270,6 +301,8 @@ _builtin(
     "λ decaying (PPO, A2C, DQN)",
     transfers="policy",
     options=KickstartOptions,
+    algorithms=("ppo", "a2c", "dqn"),
+    support_note="its squashed-Gaussian policy has no closed-form KL; reuse supports it",
 )
 _builtin(
     "reuse",
@@ -286,4 +319,5 @@ _builtin(
     "optional RL; distillation env steps count in the budget",
     transfers="policy",
     options=DistillOptions,
+    algorithms=("ppo", "a2c", "dqn"),
 )

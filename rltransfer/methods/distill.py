@@ -70,7 +70,6 @@ from rltransfer.methods.distill_core import (
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
 from rltransfer.seeds import HELDOUT_SEED_OFFSET, RETURN_SEED_OFFSET
 
-STUDENT_ALGOS = ("ppo", "a2c", "dqn")
 ACTION_KINDS = ("Discrete", "Box")
 DEFAULT_FRACTION = 0.25
 """With ``rl: true`` and neither ``steps`` nor ``fraction``: this fraction of the budget."""
@@ -105,12 +104,6 @@ class Distill(TransferMethod):
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         o = self.options
         check_teacher_policy(o.teacher, path)
-        if target.algo not in STUDENT_ALGOS:
-            raise FieldError(
-                path,
-                f"distill trains {', '.join(a.upper() for a in STUDENT_ALGOS)} students; the "
-                f"study's algo is {target.algo}, which is not supported",
-            )
         if source.action_space.kind not in ACTION_KINDS:
             raise FieldError(
                 path, f"distill needs a Discrete or Box action space, got {source.action_space}"

@@ -60,8 +60,6 @@ from rltransfer.methods.teacher_method import (
     raw_observations,
 )
 
-STUDENTS = ("ppo", "a2c", "dqn")
-
 
 class AddLoss(torch.autograd.Function):
     """``AddLoss.apply(x, aux, weight)`` is ``x``; its backward also back-propagates ``weight``
@@ -97,13 +95,6 @@ class Kickstart(TeacherMethod):
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
         check_teacher_policy(self.options.teacher, path)
-        if target.algo not in STUDENTS:
-            raise FieldError(
-                join(path, "method"),
-                f"kickstart trains {', '.join(a.upper() for a in STUDENTS)} students; the study's "
-                f"algo is {target.algo} (its squashed-Gaussian policy has no closed-form KL); "
-                "reuse supports it",
-            )
         check_teacher_spaces(self.kind, source, target, path)
         if target.action_space.kind == "Box" and source.algo == "sac":
             raise FieldError(

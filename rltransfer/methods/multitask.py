@@ -27,7 +27,6 @@ from rltransfer.methods.layers import policy_groups
 from rltransfer.methods.parameters import (
     ParameterMethod,
     check_exploration,
-    check_same_algo,
     check_selectors_exist,
     resolve_plan,
 )
@@ -59,10 +58,9 @@ class Multitask(ParameterMethod):
     """Loads the source's trunk, never its heads (``MultitaskOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-        """Same algorithm; observations equal, or a multi-task Dict source (its ``obs`` part
+        """Observations equal, or a multi-task Dict source (its ``obs`` part
         is checked by shape when the trunk loads). The action spaces may differ: the heads
         are fresh."""
-        check_same_algo(self.kind, source, target, path)
         check_exploration(self.options, target, path)
         s, t = source.observation_space, target.observation_space
         if s.kind != "Dict" and s != t:

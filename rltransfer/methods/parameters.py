@@ -77,21 +77,6 @@ def check_spaces_match(
             )
 
 
-def check_same_spaces(kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-    """Raise ``FieldError`` unless source and target share spaces and algorithm."""
-    check_spaces_match(kind, source, target, path, "the 'adapt' method transfers across spaces")
-    check_same_algo(kind, source, target, path)
-
-
-def check_same_algo(kind: str, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-    if source.algo != target.algo:
-        raise FieldError(
-            path,
-            f"{kind} needs the same algorithm; the source is {source.algo}, "
-            f"the study uses {target.algo}",
-        )
-
-
 def check_exploration(options: ParameterOptions, target: CheckpointInfo, path: str) -> None:
     if options.exploration == "continue" and target.algo != "dqn":
         raise FieldError(
@@ -361,7 +346,8 @@ class ParameterMethod(TransferMethod):
         return {"unfrozen_at": unfrozen, "frozen_unchanged": len(still)}
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-        check_same_spaces(self.kind, source, target, path)
+        why = "the 'adapt' method transfers across spaces"
+        check_spaces_match(self.kind, source, target, path, why)
         check_exploration(self.options, target, path)
 
     def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:

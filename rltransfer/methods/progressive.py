@@ -36,9 +36,7 @@ from rltransfer.methods.base import (
 )
 from rltransfer.methods.columns import ACTIVATIONS, ProgressiveColumns
 from rltransfer.methods.normalization import transfer_obs_stats
-from rltransfer.methods.parameters import check_same_algo
 
-ALGOS = ("ppo", "a2c")
 LATERAL_FORM = "h_1 = f(W_1 x + b_1); h_i = f(W_i h_{i-1} + b_i + U_i h^s_{i-1}), i = 2..L"
 VECTOR_ENCODERS = {"mlp": None, "tiny_mlp": "relu"}
 """Encoders whose layers a column can hold → their fixed activation (None: ``activation``)."""
@@ -125,15 +123,6 @@ class Progressive(TransferMethod):
     """A frozen source column and a new column with lateral adapters (``ProgressiveOptions``)."""
 
     def check_compatible(self, source: CheckpointInfo, target: CheckpointInfo, path: str) -> None:
-        check_same_algo(self.kind, source, target, path)
-        if target.algo not in ALGOS:
-            raise FieldError(path, f"progressive supports {' and '.join(ALGOS)}, not {target.algo}")
-        if target.observation_space.kind != "Box" or len(target.observation_space.shape) != 1:
-            raise FieldError(
-                path,
-                f"progressive supports vector observations; the target observes "
-                f"{target.observation_space}",
-            )
         s = source.observation_space
         if s.kind != "Dict" and s != target.observation_space:
             raise FieldError(

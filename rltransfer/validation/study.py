@@ -191,7 +191,7 @@ def _check_methods(
             raise FieldError(join(path, "source"), f"'{m.method}' uses no source agent")
         if cls.needs_source:
             own = _method_source_info(spec, m, join(path, "source")) if m.source else None
-            method.check_compatible(own or source, target, path)
+            method.check(own or source, target, path)
         if type(method).check_groups is not TransferMethod.check_groups:
             grouped.append((method, path))  # options live in the method's own mapping
     return grouped
