@@ -258,14 +258,15 @@ def build_model(
     device: str,
     policy: PolicySpec | None = None,
     heads: str | None = None,
+    setup: Any | None = None,
 ) -> BaseAlgorithm:
     """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed.
 
-    The encoder comes from the vision setup that ``rltransfer.vision.prepare_env`` attached to
-    ``env`` (a run's env); otherwise from ``policy`` (or ``encoder`` and ``net_arch``), resolved
-    here without a feature cache. Every encoder goes through one adapter,
-    ``rltransfer.vision.VisionExtractor``; with a cached (frozen) encoder the env already yields
-    features and the policy is an MLP on them.
+    The encoder comes from ``setup``, the run's ``rltransfer.vision.VisionSetup`` (from
+    ``rltransfer.vision.prepare_env``, with the env it wrapped); otherwise from ``policy`` (or
+    ``encoder`` and ``net_arch``), resolved here without a feature cache. Every encoder goes
+    through one adapter, ``rltransfer.vision.VisionExtractor``; with a cached (frozen) encoder
+    the env already yields features and the policy is an MLP on them.
 
     A multi-task env (observations ``{"obs", "task"}``, ``rltransfer.multitask``) gets a
     ``MultiTaskPolicy`` (PPO and A2C) with ``heads`` (``multi`` | ``conditioned``, default
@@ -276,7 +277,6 @@ def build_model(
     from rltransfer.vision.plan import resolve_setup
     from rltransfer.vision.sb3 import VisionExtractor, finish_model
 
-    setup = getattr(env, "vision_setup", None)
     spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
     cached = find_feature_env(env) is not None
     box = isinstance(env.observation_space, gym.spaces.Box)

@@ -51,8 +51,10 @@ def _source_model_path(spec: RunSpec) -> str | None:
     return str(Path(spec.source_dir) / MODEL_FILE) if spec.source_dir else None
 
 
-def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
-    """The run's training env and its ``BuildPlan`` (which ``method`` may have changed)."""
+def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any, Any]:
+    """The run's training env, its ``BuildPlan`` (which ``method`` may have changed) and its
+    vision setup (``rltransfer.vision.VisionSetup``, None for non-image, non-Box
+    observations), which the model build takes explicitly."""
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
@@ -78,8 +80,9 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
     # The run's vision setup: weights (the source agent's encoder for ``weights: source`` in a
     # transfer run), and the frozen-feature cache, which turns observations into features here.
     device = resolve_device(spec.device, plan.policy.encoder)
+    setup = None
     if isinstance(venv.observation_space, gym.spaces.Box):
-        venv = prepare_env(
+        venv, setup = prepare_env(
             venv,
             plan.policy,
             device=device,
@@ -87,17 +90,15 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any]:
             source=_source_model_path(spec),
             extra=plan.extractor,
         )
-    setup = getattr(venv, "vision_setup", None)
     normalize = plan.hyperparams.get("normalize", False)
     if normalize:
         kwargs = dict(normalize) if isinstance(normalize, dict) else {}
         kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
         venv = VecNormalize(venv, **kwargs)
-    venv.vision_setup = setup
-    return venv, plan
+    return venv, plan, setup
 
 
-def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any]:
+def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any, Any]:
     """A multi-task source's training env (``rltransfer.multitask.make_task_vec_env``) with its
     vision setup (never a feature cache: the encoder runs in the policy) and VecNormalize on
     ``obs`` only."""
@@ -120,8 +121,7 @@ def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any]:
         kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
         kwargs.setdefault("norm_obs_keys", ["obs"])
         venv = VecNormalize(venv, **kwargs)
-    venv.vision_setup = setup
-    return venv, plan
+    return venv, plan, setup
 
 
 def _source_artifact(spec: RunSpec) -> Any:
@@ -222,7 +222,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         cls = method_class(spec.method.method, "method")
         method = cls(cls.parse_options(spec.method.options, "options"))
     source = _source_artifact(spec)
-    env, plan = _make_train_env(spec, method, source)
+    env, plan, setup = _make_train_env(spec, method, source)
     model = build_model(
         spec.algo,
         env,
@@ -232,6 +232,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         seed=spec.seed,
         device=device,
         heads=spec.heads,
+        setup=setup,
     )
     transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
     context = TransferContext(model, env, source)
@@ -316,7 +317,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "env_steps_trained": int(model.num_timesteps),
         "device": device,
         "transfer": transfer,
-        "vision": getattr(getattr(env, "vision_setup", None), "report", None),
+        "vision": setup.report if setup is not None else None,
         "source_eval": on_source.describe() if on_source is not None else None,
         **({"zero_shot": zero_shot} if zero_shot is not None else {}),
         "alarms": recorder.alarms,

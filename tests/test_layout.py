@@ -96,7 +96,7 @@ def test_normalize_json_stores_the_vecnormalize_settings(tmp_path):
         policy=PolicySpec(net_arch=[8]), eval=EvalSpec(), eval_seed=0, device="cpu",
         out_dir=str(tmp_path), study="t",
     )  # fmt: skip
-    env, plan = _make_train_env(spec, None, None)
+    env, plan, _ = _make_train_env(spec, None, None)
     assert isinstance(env, VecNormalize) and env.clip_obs == 5.0
     model = build_model(
         "ppo", env, hyperparams=plan.hyperparams, net_arch=[8], seed=0, device="cpu"

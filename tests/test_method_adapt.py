@@ -86,8 +86,10 @@ def _target(source: SourceArtifact, d: int, n: int, options: Any = None, transfe
     venv = DummyVecEnv([lambda: Dims(d, n)])
     plan = BuildPlan("ppo", POLICY, dict(HP), venv.observation_space, venv.action_space)
     method.configure(plan, source)
-    venv = prepare_env(venv, plan.policy, device="cpu", seed=3, extra=plan.extractor)
-    model = build_model("ppo", venv, hyperparams=plan.hyperparams, seed=3, device="cpu")
+    venv, setup = prepare_env(venv, plan.policy, device="cpu", seed=3, extra=plan.extractor)
+    model = build_model(
+        "ppo", venv, hyperparams=plan.hyperparams, seed=3, device="cpu", setup=setup
+    )
     record = method.apply(TransferContext(model, venv, source)) if transfer else None
     return method, model, record
 
@@ -222,8 +224,11 @@ def test_a_map_reorders_coordinates_and_the_statistics_are_reestimated(source, t
     venv = DummyVecEnv([lambda: Dims(4, 2)])
     plan = BuildPlan("ppo", POLICY, dict(HP), venv.observation_space, venv.action_space)
     method.configure(plan, artifact)
-    venv = VecNormalize(prepare_env(venv, plan.policy, device="cpu", seed=0, extra=plan.extractor))
-    model = build_model("ppo", venv, hyperparams=plan.hyperparams, seed=0, device="cpu")
+    venv, setup = prepare_env(venv, plan.policy, device="cpu", seed=0, extra=plan.extractor)
+    venv = VecNormalize(venv)
+    model = build_model(
+        "ppo", venv, hyperparams=plan.hyperparams, seed=0, device="cpu", setup=setup
+    )
     record = method.apply(TransferContext(model, venv, artifact))
     assert record["normalization"]["vecnormalize"] == (
         "re-estimated on the target (the adapter's map reorders the coordinates)"
@@ -295,8 +300,8 @@ def test_off_policy_agents_adapt_and_their_target_networks_follow(algo, tmp_path
     venv = DummyVecEnv([make_target])
     plan = BuildPlan(algo, POLICY, dict(hp), venv.observation_space, venv.action_space)
     method.configure(plan, source)
-    venv = prepare_env(venv, plan.policy, device="cpu", seed=2, extra=plan.extractor)
-    model = build_model(algo, venv, hyperparams=plan.hyperparams, seed=2, device="cpu")
+    venv, setup = prepare_env(venv, plan.policy, device="cpu", seed=2, extra=plan.extractor)
+    model = build_model(algo, venv, hyperparams=plan.hyperparams, seed=2, device="cpu", setup=setup)
     fresh = _state(model)
     record = method.apply(TransferContext(model, venv, source))
     expected = {k for k, v in src.items() if k in fresh and fresh[k].shape == v.shape}

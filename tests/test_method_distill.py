@@ -80,7 +80,7 @@ def _setup(
         policy=parse_dataclass(PolicySpec, policy or {"net_arch": [64, 64]}, "policy"),
         eval=EvalSpec(), eval_seed=0, device="cpu", out_dir="unused", study="test",
     )  # fmt: skip
-    venv, plan = _make_train_env(spec, method, source)
+    venv, plan, _ = _make_train_env(spec, method, source)
     model = build_model(
         algo, venv, hyperparams=plan.hyperparams, encoder=plan.policy.encoder,
         net_arch=plan.policy.net_arch, seed=seed, device="cpu",

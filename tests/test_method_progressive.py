@@ -49,8 +49,10 @@ def _progressive(source: SourceArtifact, options: dict[str, Any] | None = None, 
     plan = BuildPlan("ppo", PolicySpec(net_arch=[64, 64]), dict(HP), env.observation_space,
                      env.action_space)  # fmt: skip
     method.configure(plan, source)
-    venv = prepare_env(env, plan.policy, device="cpu", seed=seed, extra=plan.extractor)
-    model = build_model("ppo", venv, hyperparams=plan.hyperparams, seed=seed, device="cpu")
+    venv, setup = prepare_env(env, plan.policy, device="cpu", seed=seed, extra=plan.extractor)
+    model = build_model(
+        "ppo", venv, hyperparams=plan.hyperparams, seed=seed, device="cpu", setup=setup
+    )
     record = method.apply(TransferContext(model, venv, source))
     return method, model, record
 

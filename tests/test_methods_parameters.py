@@ -151,10 +151,10 @@ def test_freeze_on_pixels_caches_the_source_encoder(sources, tmp_path):
                      venv.observation_space, venv.action_space)  # fmt: skip
     method.configure(plan, sources["pixels"])
     assert plan.policy.weights == "source" and plan.policy.groups["all"].mode == "freeze"
-    env = prepare_env(venv, plan.policy, device="cpu", seed=0,
-                      source=sources["pixels"].model_path)  # fmt: skip
+    env, setup = prepare_env(venv, plan.policy, device="cpu", seed=0,
+                             source=sources["pixels"].model_path)  # fmt: skip
     assert find_feature_env(env) is not None
-    model = build_model("ppo", env, hyperparams=HP, seed=0, device="cpu")
+    model = build_model("ppo", env, hyperparams=HP, seed=0, device="cpu", setup=setup)
     record = method.apply(TransferContext(model, env, sources["pixels"]))
     encoder_keys = [k for k in record["skipped"] if "features_extractor" in k]
     assert encoder_keys and all("cache" in record["skipped"][k] for k in encoder_keys)

@@ -78,9 +78,9 @@ def test_prepared_run_env_caches_and_evaluation_uses_the_same_encoder():
         },
         "policy",
     )
-    env = prepare_env(_venv(), policy, device="cpu", seed=3)
+    env, setup = prepare_env(_venv(), policy, device="cpu", seed=3)
     cache = find_feature_env(env)
-    assert cache is not None and env.vision_setup.cached
+    assert cache is not None and setup.cached
     assert env.observation_space.shape == (128 + 512,)
     model = build_model("ppo", env, hyperparams=HYPER, policy=policy, seed=0, device="cpu")
     assert type(model.policy.features_extractor).__name__ == "FlattenExtractor"
@@ -95,7 +95,7 @@ def test_prepared_run_env_caches_and_evaluation_uses_the_same_encoder():
     assert n == 2 and np.isfinite(mean)
     assert float(cache.reader.norms[0].count) == count  # evaluation does not update statistics
     evaluator.close()
-    again = prepare_env(_venv(), policy, device="cpu", seed=3)
+    again, _ = prepare_env(_venv(), policy, device="cpu", seed=3)
     a = find_feature_env(again).reader.encoder.state_dict()
     assert all(torch.equal(v, a[k]) for k, v in cache.reader.encoder.state_dict().items())
 

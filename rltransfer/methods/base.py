@@ -184,8 +184,7 @@ class TransferMethod:
             names = f"{', '.join(most)} and {last}" if most else last
             raise FieldError(
                 join(path, "method"),
-                f"{kind} supports {names}, not {algo}: the study's algorithm is not "
-                f"supported{why}",
+                f"{kind} supports {names}, not {algo}: the study's algorithm is not supported{why}",
             )
         if self.same_algorithm and source.algo != algo:
             raise FieldError(

@@ -50,7 +50,7 @@ def agent_frames(
     if study.hyperparams.get("normalize"):
         raise ValueError("agents trained with VecNormalize are not supported here")
     recorder = _Recorder(DummyVecEnv([lambda: make_env(spec)]))
-    venv = prepare_env(recorder, study.policy, device="cpu", seed=seed)
+    venv, setup = prepare_env(recorder, study.policy, device="cpu", seed=seed)
     model = build_model(
         study.algo,
         venv,
@@ -58,6 +58,7 @@ def agent_frames(
         policy=study.policy,
         seed=seed,
         device="cpu",
+        setup=setup,
     )
     load_matching(model, read_policy_state(checkpoint))
     venv.seed(seed)

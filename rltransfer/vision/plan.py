@@ -2,8 +2,8 @@
 
 ``resolve_setup`` turns a ``PolicySpec`` and an observation space into a ``VisionSetup``;
 ``prepare_env`` wraps a run's training env with the feature cache when the encoder is frozen and
-attaches the setup to the env (``env.vision_setup``), where ``rltransfer.agents.build_model``
-finds it.
+returns the setup with it; the run passes both to ``rltransfer.agents.build_model`` (nothing
+rides on the env).
 """
 
 from __future__ import annotations
@@ -121,12 +121,12 @@ def prepare_env(
     seed: int,
     source: str | Path | None = None,
     extra: dict[str, Any] | None = None,
-) -> Any:
-    """Resolve the run's vision setup, wrap ``venv`` with the feature cache when it applies,
-    and attach the setup as ``env.vision_setup``. Returns the (possibly wrapped) env."""
+) -> tuple[Any, VisionSetup]:
+    """Resolve the run's vision setup and wrap ``venv`` with the feature cache when it
+    applies. Returns the (possibly wrapped) env and the setup, which the model build takes
+    (``rltransfer.agents.build_model(..., setup=)``)."""
     setup = resolve_setup(policy, venv.observation_space, source=source, extra=extra)
     if setup.cached:
         reader = build_cached_reader(setup, venv.observation_space, seed)
         venv = FeatureVecEnv(venv, reader, device=device)
-    venv.vision_setup = setup
-    return venv
+    return venv, setup
