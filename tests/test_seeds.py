@@ -65,9 +65,9 @@ def test_each_offset_is_named_and_gives_the_old_numbers():
 def test_the_methods_use_the_named_offsets():
     from rltransfer.methods import distill, reuse
 
-    assert reuse.SEED_OFFSET == seeds.REUSE_COIN_SEED_OFFSET
-    assert distill.HELDOUT_SEED_OFFSET == seeds.HELDOUT_SEED_OFFSET
-    assert distill.RETURN_SEED_OFFSET == seeds.RETURN_SEED_OFFSET
+    assert reuse.reuse_coin_seed is seeds.reuse_coin_seed
+    assert distill.heldout_seed is seeds.heldout_seed
+    assert distill.return_seed is seeds.return_seed
 
 
 def test_a_methods_bootstrap_stream_depends_on_its_name_only():

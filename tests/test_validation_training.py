@@ -297,18 +297,16 @@ def test_the_source_models_are_built_too(tiny_study, study_exit_2):
 
 
 def test_every_known_seed_offset_fits_the_reserved_room():
-    from rltransfer.methods import distill, reuse
-    from rltransfer.seeds import EVAL_SEED_OFFSET
-    from rltransfer.validation.study import MAX_SEED_OFFSET
+    from rltransfer import seeds
 
-    offsets = [EVAL_SEED_OFFSET, reuse.SEED_OFFSET]
-    offsets += [distill.HELDOUT_SEED_OFFSET, distill.RETURN_SEED_OFFSET]
-    assert max(offsets) < MAX_SEED_OFFSET
+    offsets = [seeds.EVAL_SEED_OFFSET, seeds.REUSE_COIN_SEED_OFFSET]
+    offsets += [seeds.HELDOUT_SEED_OFFSET, seeds.RETURN_SEED_OFFSET]
+    assert max(offsets) < seeds.MAX_SEED_OFFSET
 
 
 def test_the_largest_allowed_seed_is_accepted(tiny_study):
+    from rltransfer.seeds import MAX_SEED_OFFSET, SEED_LIMIT
     from rltransfer.validation import load_study
-    from rltransfer.validation.study import MAX_SEED_OFFSET, SEED_LIMIT
 
     top = SEED_LIMIT - MAX_SEED_OFFSET - tiny_study["hyperparams"]["n_envs"]
     tiny_study["seeds"] = [top - 1]

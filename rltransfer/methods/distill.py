@@ -68,7 +68,7 @@ from rltransfer.methods.distill_core import (
     teacher_labels,
 )
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
-from rltransfer.seeds import HELDOUT_SEED_OFFSET, RETURN_SEED_OFFSET
+from rltransfer.seeds import heldout_seed, return_seed
 
 ACTION_KINDS = ("Discrete", "Box")
 DEFAULT_FRACTION = 0.25
@@ -224,7 +224,7 @@ class Distill(TransferMethod):
         vec_total = planned // n_envs
         rounds = min(o.rounds, vec_total)
 
-        self.heldout = self._collect_heldout(seed + HELDOUT_SEED_OFFSET)
+        self.heldout = self._collect_heldout(heldout_seed(seed))
         facts = self._facts
         facts["agreement"] = {"initial": self._agreement()}
         facts["heldout"] = {"states": int(len(self.heldout["action"])), "episodes": 0}
@@ -430,7 +430,7 @@ class Distill(TransferMethod):
         if episodes == 0:
             return None
         with _FrozenStats(self._vecnorm):
-            self._env.seed(self._seed + RETURN_SEED_OFFSET)
+            self._env.seed(return_seed(self._seed))
             returns, _ = evaluate_policy(
                 self._model,
                 self._env,

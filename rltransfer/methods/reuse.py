@@ -76,7 +76,7 @@ from rltransfer.methods.teacher_method import (
     check_teacher_spaces,
     raw_observations,
 )
-from rltransfer.seeds import REUSE_COIN_SEED_OFFSET as SEED_OFFSET
+from rltransfer.seeds import reuse_coin_seed
 
 ON_POLICY = ("ppo", "a2c")
 
@@ -127,7 +127,7 @@ class Reuse(TeacherMethod):
         self.teacher = self.load(ctx)
         option = self.options.teacher_action
         self.greedy = option == "mode" or (option == "auto" and self.teacher.algo == "dqn")
-        self.rng = np.random.default_rng((model.seed or 0) + SEED_OFFSET)
+        self.rng = np.random.default_rng(reuse_coin_seed(model.seed or 0))
         self.schedule: Schedule | None = None
         self.timeline: Timeline | None = None
         self.steps = self.teacher_steps = 0

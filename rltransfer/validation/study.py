@@ -28,6 +28,7 @@ from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
 from rltransfer.methods import TransferMethod, method_class
+from rltransfer.seeds import MAX_SEED_OFFSET, SEED_LIMIT
 from rltransfer.validation.models import check_models
 from rltransfer.validation.policy import check_encoder_name, check_policy
 from rltransfer.validation.sources import check_replicas, checkpoint_info
@@ -35,12 +36,6 @@ from rltransfer.validation.sources import check_replicas, checkpoint_info
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME = 100
 """The longest study or method name (each names a folder)."""
-SEED_LIMIT = 2**32
-"""numpy's (and so SB3's) seeds are below this."""
-MAX_SEED_OFFSET = 100_000
-"""Room for what the code adds to a run's seed: the evaluation env's offset
-(``rltransfer.study.EVAL_SEED_OFFSET``), the methods' own (reuse, distill: at most 30 000),
-besides the index of each env copy, which ``_check_seeds`` adds itself."""
 
 
 def _positive(value: int | None, path: str) -> None:
