@@ -17,7 +17,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import stable_baselines3
+import torch
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from rltransfer.agents import build_model, resolve_device
+from rltransfer.alarm import NegativeTransferAlarm
 from rltransfer.config.spec import WandbSpec
+from rltransfer.environments import make_env
+from rltransfer.evaluation import (
+    EvalGridCallback,
+    Evaluator,
+    GridClock,
+    SourceEvaluator,
+    eval_grid,
+    zero_shot_return,
+)
 from rltransfer.io import atomic_write_json, atomic_write_text
 from rltransfer.layout import (
     META_FILE,
@@ -30,6 +47,13 @@ from rltransfer.layout import (
     RunSpec,
     finished_run_id,
 )
+from rltransfer.methods import BuildPlan, SourceArtifact, TransferContext, method_class
+from rltransfer.multitask import make_task_vec_env
+from rltransfer.multitask.evaluation import MultiTaskEvaluator
+from rltransfer.recorder import CurveRecorder
+from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
+from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
+from rltransfer.vision.plan import prepare_env, resolve_setup
 
 
 def prepare_run_folder(out: Path, run_id: str) -> None:
@@ -55,14 +79,6 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any, 
     """The run's training env, its ``BuildPlan`` (which ``method`` may have changed) and its
     vision setup (``rltransfer.vision.VisionSetup``, None for non-image, non-Box
     observations), which the model build takes explicitly."""
-    import gymnasium as gym
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    from rltransfer.agents import resolve_device
-    from rltransfer.environments import make_env
-    from rltransfer.methods import BuildPlan
-    from rltransfer.vision.plan import prepare_env
 
     n_envs = int(spec.hyperparams.get("n_envs", 1))
     if spec.envs:  # multi-task source: n_envs copies of each task, observations {"obs", "task"}
@@ -102,11 +118,6 @@ def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any, Any]:
     """A multi-task source's training env (``rltransfer.multitask.make_task_vec_env``) with its
     vision setup (never a feature cache: the encoder runs in the policy) and VecNormalize on
     ``obs`` only."""
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    from rltransfer.methods import BuildPlan
-    from rltransfer.multitask import make_task_vec_env
-    from rltransfer.vision.plan import resolve_setup
 
     venv = make_task_vec_env(spec.envs, n_envs)
     plan = BuildPlan(
@@ -125,7 +136,6 @@ def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any, Any]:
 
 
 def _source_artifact(spec: RunSpec) -> Any:
-    from rltransfer.methods import SourceArtifact
 
     if spec.source_checkpoint is not None:
         return SourceArtifact(Path(spec.source_checkpoint), policy=spec.source_policy)
@@ -157,15 +167,12 @@ def _save_model(model: Any, out: Path) -> None:
 
 
 def _versions() -> dict[str, str]:
-    import gymnasium
-    import stable_baselines3
-    import torch
 
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "stable_baselines3": stable_baselines3.__version__,
-        "gymnasium": gymnasium.__version__,
+        "gymnasium": gym.__version__,
     }
 
 
@@ -197,22 +204,6 @@ def execute_run(
 
 
 def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None) -> dict[str, Any]:
-    import torch
-
-    from rltransfer.agents import build_model, resolve_device
-    from rltransfer.alarm import NegativeTransferAlarm
-    from rltransfer.evaluation import (
-        EvalGridCallback,
-        Evaluator,
-        GridClock,
-        SourceEvaluator,
-        eval_grid,
-        zero_shot_return,
-    )
-    from rltransfer.methods import TransferContext, method_class
-    from rltransfer.recorder import CurveRecorder
-    from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
-    from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
 
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
@@ -239,8 +230,6 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
     if method is not None:
         transfer = method.apply(context)
     if spec.envs:
-        from rltransfer.multitask.evaluation import MultiTaskEvaluator
-
         evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
     else:
         evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
