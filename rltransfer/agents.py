@@ -30,6 +30,12 @@ from rltransfer.arguments import (
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.errors import did_you_mean
+from rltransfer.multitask import MultiTaskPolicy, is_task_space
+from rltransfer.vision.cache import find_feature_env
+from rltransfer.vision.groups import GROUPED
+from rltransfer.vision.plan import resolve_setup
+from rltransfer.vision.registry import get_entry
+from rltransfer.vision.sb3 import VisionExtractor, finish_model
 
 
 @dataclass(frozen=True)
@@ -218,8 +224,6 @@ def resolve_device(device: str, encoder: str) -> str:
 
 def _grouped_optimizer(algo: str, kwargs: dict[str, Any]) -> None:
     """Use the optimizer class SB3 would use, in its LR-multiplier form (``vision.groups``)."""
-    from rltransfer.vision.groups import GROUPED
-
     pk = kwargs["policy_kwargs"]
     base = pk.get("optimizer_class", torch.optim.Adam)
     if algo == "a2c" and "optimizer_class" not in pk and kwargs.get("use_rms_prop", True):
@@ -239,8 +243,6 @@ LINEAR_HEADS_ON_IMAGES = ("ppo", "a2c", "dqn")
 
 
 def _is_image(encoder: str) -> bool:
-    from rltransfer.vision.registry import get_entry
-
     try:
         return get_entry(encoder).kind == "image"
     except (KeyError, ValueError):
@@ -272,11 +274,6 @@ def build_model(
     ``MultiTaskPolicy`` (PPO and A2C) with ``heads`` (``multi`` | ``conditioned``, default
     ``multi``) task-specific output layers; its encoder reads ``obs["obs"]``, never cached.
     """
-    from rltransfer.multitask import MultiTaskPolicy, is_task_space
-    from rltransfer.vision.cache import find_feature_env
-    from rltransfer.vision.plan import resolve_setup
-    from rltransfer.vision.sb3 import VisionExtractor, finish_model
-
     spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
     cached = find_feature_env(env) is not None
     box = isinstance(env.observation_space, gym.spaces.Box)

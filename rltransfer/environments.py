@@ -24,6 +24,7 @@ import rltransfer.envs  # noqa: F401  (registers the testbed's families)
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import EnvSpec, WrapperSpec
 from rltransfer.envs import EnvParameterError
+from rltransfer.envs import wrappers as own_wrappers
 from rltransfer.errors import did_you_mean
 
 
@@ -75,8 +76,6 @@ def resolve_env_id(env_id: str, path: str) -> ResolvedEnv:
 def resolve_wrapper(w: WrapperSpec, path: str) -> type:
     """``module:Class``, or a short name: a class of ``gymnasium.wrappers``, else one of
     rltransfer's pixel wrappers (``rltransfer.envs.wrappers``: ``PixelObservation``, ...)."""
-    from rltransfer.envs import wrappers as own_wrappers
-
     if ":" in w.entry:
         module_name, _, name = w.entry.partition(":")
         cls = getattr(_import(module_name, path), name, None)

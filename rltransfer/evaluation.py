@@ -19,8 +19,10 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
+from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.spec import EnvSpec, EvalSpec
 from rltransfer.environments import innermost, make_env
+from rltransfer.vision.cache import wrap_like
 
 MAX_EVAL_ENVS = 8
 
@@ -47,8 +49,6 @@ class Evaluator:
         evaluation); rewards are never normalised. When it encodes observations into features
         (the frozen-feature cache), so does the evaluation env, with the same encoder.
         ``make``: builds one evaluation env copy (default: ``env_spec``'s env in a Monitor)."""
-        from rltransfer.vision.cache import wrap_like
-
         n = min(spec.episodes, MAX_EVAL_ENVS)
         make = make or (lambda: Monitor(make_env(env_spec)))
         venv: VecEnv = DummyVecEnv([make for _ in range(n)])
@@ -95,8 +95,6 @@ class Evaluator:
 def _same_shape(a: gym.Space, b: gym.Space) -> bool:
     """Whether a policy built for space ``b`` can take observations or actions of space ``a``:
     the same kind and shape (Dict: the same keys, each alike); bounds may differ."""
-    from rltransfer.checkpoints import SpaceInfo
-
     if isinstance(a, gym.spaces.Dict) and isinstance(b, gym.spaces.Dict):
         return set(a.spaces) == set(b.spaces) and all(_same_shape(a[k], b[k]) for k in a.spaces)
     return SpaceInfo.of(a) == SpaceInfo.of(b)

@@ -21,7 +21,10 @@ import yaml
 from rltransfer.analysis.curves import Curve, load_study_curves
 from rltransfer.analysis.looks import LookPlan, method_looks
 from rltransfer.analysis.sequential import DEFAULT_SPENDING, nominal_alphas
+from rltransfer.analysis.source_summary import source_summary
 from rltransfer.analysis.source_tasks import source_tasks
+from rltransfer.analysis.summary import analyze
+from rltransfer.analysis.transfer_summary import add_transfer_summaries
 from rltransfer.analysis.verdict import ALPHA
 from rltransfer.config.parse import FieldError, parse_dataclass, parse_value
 from rltransfer.config.replicas import pair_replicas, replicas
@@ -44,6 +47,7 @@ from rltransfer.layout import (
     study_file,
 )
 from rltransfer.methods.catalog import CATALOG
+from rltransfer.report import write_report
 
 BASELINE = "scratch"
 
@@ -299,11 +303,6 @@ def analyse_study_dir(
 
     ``extra`` keys (e.g. ``failed_runs``) are added to the summary before it is written.
     """
-    from rltransfer.analysis.source_summary import source_summary
-    from rltransfer.analysis.summary import analyze
-    from rltransfer.analysis.transfer_summary import add_transfer_summaries
-    from rltransfer.report import write_report
-
     curves = load_study_curves(root, options.methods, options.seeds)
     source_steps, source_steps_from = trained_source_steps(
         root, options.source_steps, options.source_keys

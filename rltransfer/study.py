@@ -40,7 +40,16 @@ from rltransfer.progress import StudyProgress
 from rltransfer.reanalysis import AnalysisOptions, analyse_study_dir, decided_methods
 from rltransfer.scheduling import Outcome, execute_runs
 from rltransfer.seeds import eval_seed
-from rltransfer.tracking import preflight, wandb_scope
+from rltransfer.tracking import (
+    NEGATIVE_TAG,
+    SUMMARY_ID,
+    log_study_summary,
+    preflight,
+    run_tags,
+    tag_runs,
+    wandb_run_id,
+    wandb_scope,
+)
 from rltransfer.validation import load_study
 
 
@@ -275,15 +284,6 @@ def _run_looks(
 def _track_summary(
     spec: StudySpec, root: Path, plan: Plan, summary: dict[str, Any], paths: dict[str, Path]
 ) -> None:
-    from rltransfer.tracking import (
-        NEGATIVE_TAG,
-        SUMMARY_ID,
-        log_study_summary,
-        run_tags,
-        tag_runs,
-        wandb_run_id,
-    )
-
     wb = spec.tracking.wandb
     wandb_root = Path(wb.dir or root)
     negative = {m for m, r in summary["methods"].items() if r["verdict"] == "negative"}

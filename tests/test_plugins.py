@@ -167,3 +167,20 @@ def test_a_plugin_declares_its_support_and_the_base_class_checks_it(plugin_packa
             method.check(img, img, "methods[1]")
     finally:
         cls.algorithms = cls.observations = None
+
+
+def test_installed_entry_points_name_a_method_and_an_encoder(plugin_package, tmp_path):
+    """An installed package offers both by entry point (the groups rltransfer.methods and
+    rltransfer.encoders); a study then names them by the entry point's name."""
+    dist = tmp_path / "outside" / "myplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[rltransfer.methods]\nscaled_copy = myplug.methods:ScaledCopy\n\n"
+        "[rltransfer.encoders]\nwide = myplug.encoders:wide_mlp\n"
+    )
+    from rltransfer.methods import method_class
+    from rltransfer.vision.registry import get_entry
+
+    assert method_class("scaled_copy", "methods[1].method").__name__ == "ScaledCopy"
+    assert get_entry("wide").kind == "vector" and get_entry("wide").name == "wide"

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from rltransfer.agents import scaled_schedule
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import GroupSpec, PolicySpec
@@ -41,6 +42,8 @@ from rltransfer.methods.layers import (
 )
 from rltransfer.methods.normalization import transfer_feature_stats, transfer_obs_stats
 from rltransfer.methods.options import ParameterOptions
+from rltransfer.vision.cache import find_feature_env
+from rltransfer.vision.registry import check_space, get_entry
 
 
 def load_matching(model: Any, source_state: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -113,8 +116,6 @@ def check_nothing_trains(plan: dict[str, GroupSpec], groups: list[str], path: st
 def configure_schedules(options: ParameterOptions, plan: BuildPlan, source: SourceArtifact) -> None:
     """Apply the ``lr``, ``lr_mult`` and ``exploration`` options to the target's
     hyperparameters."""
-    from rltransfer.agents import scaled_schedule
-
     hp = plan.hyperparams
     if options.lr is not None:
         hp["learning_rate"] = options.lr
@@ -163,8 +164,6 @@ def keep_study_plan(groups: list[str]) -> dict[str, GroupSpec]:
 
 def encoder_group_names(policy: PolicySpec, observation_space: Any) -> list[str]:
     """``encoder.<g>`` for every layer group of the policy's encoder on this space."""
-    from rltransfer.vision.registry import check_space, get_entry
-
     entry = get_entry(policy.encoder)
     encoder = entry.build(check_space(entry, observation_space), **policy.encoder_kwargs)
     return [f"encoder.{g}" for g in encoder.groups]
@@ -223,8 +222,6 @@ def transfer_parameters(
     fresh)`` (floating-point parameters only) replaces plain copying, e.g. shrink-and-perturb.
     Returns the ``transfer`` record of ``meta.json``.
     """
-    from rltransfer.vision.cache import find_feature_env
-
     model, policy = ctx.model, ctx.model.policy
     fresh = {k: v.detach().clone() for k, v in policy.state_dict().items()}
     source = ctx.source.policy_state()

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from rltransfer.agents import scaled_schedule
 from rltransfer.checkpoints import CheckpointInfo
 from rltransfer.config.parse import FieldError
 from rltransfer.config.spec import PolicySpec
@@ -134,8 +135,6 @@ class Progressive(TransferMethod):
     def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
         """Columns from the source's layers into the extractor config; flatten-only encoder,
         ``net_arch: []`` so the heads read the columns' features directly."""
-        from rltransfer.agents import scaled_schedule
-
         if self.options.lr is not None:
             plan.hyperparams["learning_rate"] = self.options.lr
         if self.options.lr_mult != 1.0:

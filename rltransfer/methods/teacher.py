@@ -33,6 +33,7 @@ import torch
 from stable_baselines3.common.distributions import CategoricalDistribution, Distribution
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+from rltransfer.agents import build_model
 from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.parse import join
 from rltransfer.config.spec import PolicySpec
@@ -184,8 +185,6 @@ def load_teacher(
     (exact bounds); otherwise the spaces are rebuilt from the checkpoint. Raises ``ValueError``
     naming the tensors when the checkpoint does not fit the teacher architecture.
     """
-    from rltransfer.agents import build_model
-
     info = source.info
     # SB3 seeds the global generators and the spaces when it builds a model: build the teacher
     # on copies of the learner's spaces and give the learner its random streams back.

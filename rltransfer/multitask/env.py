@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from rltransfer.config.spec import EnvSpec
+from rltransfer.environments import make_env
 
 OBS_KEY = "obs"
 TASK_KEY = "task"
@@ -55,8 +56,6 @@ def make_task_env(env_spec: EnvSpec, task: int, n_tasks: int, monitor: bool = Tr
     """Task ``task`` of ``n_tasks``: the env of ``env_spec`` (with a Monitor) that names its
     task in every observation."""
     from stable_baselines3.common.monitor import Monitor
-
-    from rltransfer.environments import make_env
 
     env = make_env(env_spec)
     return TaskIdWrapper(Monitor(env) if monitor else env, task, n_tasks)

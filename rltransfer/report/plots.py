@@ -17,6 +17,7 @@ from scipy import stats
 
 from rltransfer.analysis.align import align_study
 from rltransfer.analysis.curves import Curve
+from rltransfer.analysis.forgetting import source_curves
 from rltransfer.io import atomic_write_bytes
 
 BASELINE_COLOUR = "#6b6b6b"
@@ -114,8 +115,6 @@ def plot_source_curves(
 ) -> Path:
     """Write ``curves_source.png``: the return on the source task of every run that could be
     evaluated there (``eval.on_source``), drawn like the learning curves."""
-    from rltransfer.analysis.forgetting import source_curves
-
     path = Path(path)
     usable, _ = source_curves(curves)
     atomic_write_bytes(path, render_curves_png(usable, summary, on_source=True))

@@ -17,8 +17,11 @@ from typing import Any
 import gymnasium as gym
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from rltransfer.agents import build_model
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import EnvSpec, PolicySpec, SourceSpec, StudySpec
+from rltransfer.environments import make_env
+from rltransfer.multitask.env import is_task_space, task_space
 
 
 class SpacesVecEnv(VecEnv):
@@ -63,8 +66,6 @@ class ModelConfig:
 
 
 def _spaces(env_spec: EnvSpec) -> tuple[gym.Space, gym.Space]:
-    from rltransfer.environments import make_env
-
     env = make_env(env_spec)
     try:
         return env.observation_space, env.action_space
@@ -74,8 +75,6 @@ def _spaces(env_spec: EnvSpec) -> tuple[gym.Space, gym.Space]:
 
 def _source_config(spec: StudySpec, s: SourceSpec, where: str, path: str) -> ModelConfig | None:
     """A trained source's model (none for a checkpoint: it is loaded, not built)."""
-    from rltransfer.multitask.env import task_space
-
     n_envs = int(spec.hyperparams.get("n_envs", 1))
     policy, policy_path = (
         (s.policy, join(path, "policy")) if s.policy is not None else (spec.policy, "policy")
@@ -160,9 +159,6 @@ def _field(e: BaseException, hyperparams: dict[str, Any], config: ModelConfig) -
 
 def build_config(spec: StudySpec, config: ModelConfig) -> Any:
     """The SB3 model of ``config`` (on CPU, seed 0); a failure is a ``FieldError``."""
-    from rltransfer.agents import build_model
-    from rltransfer.multitask.env import is_task_space
-
     multitask = is_task_space(config.observation_space)
     venv = SpacesVecEnv(config.num_envs, config.observation_space, config.action_space)
     venv = _normalized(venv, spec.hyperparams, multitask)

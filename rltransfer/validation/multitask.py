@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
+from rltransfer.agents import MULTITASK_ALGOS, algo_info
 from rltransfer.checkpoints import CheckpointInfo, SpaceInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import StudySpec
+from rltransfer.environments import check_env_spec
 from rltransfer.errors import did_you_mean
+from rltransfer.multitask.policy import HEADS
 
 
 def check_multitask_source(spec: StudySpec) -> CheckpointInfo:
     """Check ``spec.source`` (with ``envs``) in place, default ``heads`` to ``multi``, and return
     the source agent's algorithm and the spaces every task shares (task 0's)."""
-    from rltransfer.agents import MULTITASK_ALGOS, algo_info
-    from rltransfer.environments import check_env_spec
-    from rltransfer.multitask.policy import HEADS
-
     s = spec.source
     if s.envs is None:
         raise FieldError("source.heads", "only applies to a multi-task source ('source.envs')")

@@ -14,10 +14,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rltransfer.agents import SHARES_FEATURES
 from rltransfer.checkpoints import SpaceInfo
 from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec, StudySpec
 from rltransfer.errors import did_you_mean
+from rltransfer.methods import METHODS
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.features import NORMS, POOLS, tap_names
 from rltransfer.vision.groups import ALL, all_frozen, resolve_groups
@@ -157,9 +159,6 @@ def _check_weights(spec: StudySpec, entry: EncoderEntry, encoder: Encoder, froze
 
 def check_policy(spec: StudySpec, obs: SpaceInfo) -> None:
     """Check ``spec.policy`` against the target's observation space ``obs``; fill defaults."""
-    from rltransfer.agents import SHARES_FEATURES
-    from rltransfer.methods import METHODS
-
     policy = spec.policy
     entry = check_encoder_name(policy)
     space = _space(obs)

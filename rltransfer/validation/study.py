@@ -27,11 +27,15 @@ from rltransfer.config.spec import (
 from rltransfer.config.zoo_defaults import zoo_defaults
 from rltransfer.environments import check_env_spec, make_env
 from rltransfer.errors import did_you_mean
+from rltransfer.executors import EXECUTORS
 from rltransfer.methods import TransferMethod, method_class
+from rltransfer.methods.layers import policy_groups
 from rltransfer.seeds import MAX_SEED_OFFSET, SEED_LIMIT
 from rltransfer.validation.models import check_models
+from rltransfer.validation.multitask import check_multitask_source
 from rltransfer.validation.policy import check_encoder_name, check_policy
 from rltransfer.validation.sources import check_replicas, checkpoint_info
+from rltransfer.vision.registry import check_space, get_entry
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME = 100
@@ -57,8 +61,6 @@ def _check_name(value: str, path: str) -> None:
 def _check_source_policy(spec: StudySpec) -> None:
     """The source agent's encoder must read the source env's observations (checked after the
     target's policy, so a policy that fits neither is reported for the target first)."""
-    from rltransfer.vision.registry import check_space, get_entry
-
     env_spec = spec.source.env or (spec.source.envs or [None])[0]  # tasks share their spaces
     if env_spec is None:
         return
@@ -115,8 +117,6 @@ def _source_info(spec: StudySpec) -> CheckpointInfo:
 def _source_spaces(spec: StudySpec) -> CheckpointInfo:
     s = spec.source
     if s.envs is not None or s.heads is not None:
-        from rltransfer.validation.multitask import check_multitask_source
-
         return check_multitask_source(spec)
     if (s.env is None) == (s.checkpoint is None):
         raise FieldError("source", "give either 'env' with 'timesteps' or 'checkpoint: PATH'")
@@ -284,8 +284,6 @@ def _check_and_fill(spec: StudySpec) -> None:
     _check_eval_on_source(spec)
     target_model = check_models(spec)  # each distinct model configuration, built once
     if grouped:
-        from rltransfer.methods.layers import policy_groups
-
         groups = list(policy_groups(target_model.policy))
         for method, path in grouped:
             method.check_groups(groups, path)
@@ -357,8 +355,6 @@ def _check_eval_on_source(spec: StudySpec) -> None:
 
 
 def _check_executor(spec: StudySpec) -> None:
-    from rltransfer.executors import EXECUTORS
-
     if spec.executor.kind not in EXECUTORS:
         raise FieldError(
             "executor.kind",
