@@ -226,15 +226,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         setup=setup,
     )
     transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
-    context = TransferContext(model, env, source)
-    if method is not None:
-        transfer = method.apply(context)
-    if spec.envs:
-        evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
-    else:
-        evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
     with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
-        cleanup.callback(evaluator.close)
         tracker = open_run_tracker(
             spec.wandb or WandbSpec(),
             Path(spec.wandb_dir),
@@ -247,7 +239,14 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         )
         outcome: dict[str, Any] = {"summary": None, "exit_code": 1}
         cleanup.callback(lambda: tracker.finish(outcome["summary"], outcome["exit_code"]))
-        context.log = tracker.log_method
+        context = TransferContext(model, env, source, log=tracker.log_method)
+        if method is not None:
+            transfer = method.apply(context)
+        if spec.envs:
+            evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
+        else:
+            evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
+        cleanup.callback(evaluator.close)
         attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*: progress.csv
         cleanup.callback(close_sb3_logger, model)  # before the tracker finishes (LIFO)
         alarm = None

@@ -115,8 +115,7 @@ def _no_log(timesteps: int, metrics: dict[str, float]) -> None:
 class TransferContext:
     """What ``apply`` may change: the fresh ``model`` and its training ``env``. ``log(t,
     metrics)`` records a method's own quantities during training (W&B ``transfer/*`` against
-    env steps); it is connected once the run's tracker exists, so call it while training, not
-    in ``apply``."""
+    env steps), through the run's tracker, which is open before ``apply``."""
 
     model: BaseAlgorithm
     env: VecEnv

@@ -69,6 +69,7 @@ from rltransfer.methods.distill_core import (
 )
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
 from rltransfer.seeds import heldout_seed, return_seed
+from rltransfer.vision.sb3 import sync_target_networks
 
 ACTION_KINDS = ("Discrete", "Box")
 DEFAULT_FRACTION = 0.25
@@ -253,9 +254,7 @@ class Distill(TransferMethod):
                 metrics["distill_agreement"] = agree
             ctx.log(t, metrics)
 
-        if self._algo == "dqn":  # the RL phase's targets start from the distilled network
-            pol = ctx.model.policy
-            pol.q_net_target.load_state_dict(pol.q_net.state_dict())
+        sync_target_networks(ctx.model.policy)  # the RL phase's targets: the distilled net
         arrays = self.data.arrays() if len(self.data) else None
         facts["distillation_steps"] = t
         facts["budget"] = budget
