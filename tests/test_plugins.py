@@ -184,3 +184,19 @@ def test_installed_entry_points_name_a_method_and_an_encoder(plugin_package, tmp
 
     assert method_class("scaled_copy", "methods[1].method").__name__ == "ScaledCopy"
     assert get_entry("wide").kind == "vector" and get_entry("wide").name == "wide"
+
+
+def test_plugin_modules_are_shipped_to_ray_nodes(plugin_package, tiny_study, tmp_path):
+    """A cluster node imports a study's plug-in method and encoder from the files the driver
+    ships (``executors.ray_cluster.shipped_modules``), as it does a plug-in env's."""
+    from rltransfer.executors.ray_cluster import shipped_modules
+    from rltransfer.study import plan_study
+    from rltransfer.validation import load_study
+
+    tiny_study["methods"] = ["scratch", {"name": "scaled", "method": plugin_package}]
+    tiny_study["policy"] = {"encoder": "myplug.encoders:wide_mlp"}
+    plan = plan_study(load_study(tiny_study), tmp_path / "runs")
+    assert shipped_modules(plan.runs) == [str((tmp_path / "outside" / "myplug").resolve())]
+    tiny_study["policy"] = {"encoder": "mlp"}
+    tiny_study["methods"] = ["scratch", "finetune"]
+    assert shipped_modules(plan_study(load_study(tiny_study), tmp_path / "r2").runs) == []

@@ -128,12 +128,16 @@ def check_resources(cpus_per_run: float, gpus_per_run: float) -> None:
 
 
 def shipped_modules(runs: Iterable[RunSpec]) -> list[str]:
-    """Files or package folders of the runs' ``module:`` env ids and wrappers that the nodes
-    would not have: not in an installed package, not the standard library, not rltransfer."""
+    """Files or package folders of the runs' ``module:`` references (env ids, wrappers, plug-in
+    methods and encoders) that the nodes would not have: not in an installed package, not the
+    standard library, not rltransfer."""
     names: set[str] = set()
     for run in runs:
         for env in (run.env, *(run.envs or ()), run.source_env):
             names |= _module_names(env)
+        plugins = [run.method.method if run.method else None]
+        plugins += [p.encoder for p in (run.policy, run.source_policy) if p is not None]
+        names |= {r.partition(":")[0].split(".")[0] for r in plugins if r and ":" in r}
     paths = {p for p in map(_local_path, sorted(names)) if p is not None}
     return sorted(paths)
 
