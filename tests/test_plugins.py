@@ -196,7 +196,12 @@ def test_plugin_modules_are_shipped_to_ray_nodes(plugin_package, tiny_study, tmp
     tiny_study["methods"] = ["scratch", {"name": "scaled", "method": plugin_package}]
     tiny_study["policy"] = {"encoder": "myplug.encoders:wide_mlp"}
     plan = plan_study(load_study(tiny_study), tmp_path / "runs")
-    assert shipped_modules(plan.runs) == [str((tmp_path / "outside" / "myplug").resolve())]
+    import importlib
+    from pathlib import Path
+
+    # the package folder the driver imports myplug from (an earlier test's copy, if imported)
+    where = Path(importlib.import_module("myplug").__file__).parent.resolve()
+    assert shipped_modules(plan.runs) == [str(where)]
     tiny_study["policy"] = {"encoder": "mlp"}
     tiny_study["methods"] = ["scratch", "finetune"]
     assert shipped_modules(plan_study(load_study(tiny_study), tmp_path / "r2").runs) == []
