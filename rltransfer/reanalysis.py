@@ -125,8 +125,7 @@ class AnalysisOptions:
             return parse_value(tp, node, dotted)
 
         try:
-            seeds = _seed_ids(data.get("seeds"))
-            sequential = _sequential(data.get("seeds"))
+            seeds, sequential = _seeds(data.get("seeds"))
             source = _source_of(data.get("source"), "source") or SourceSpec()
             # No source.replicas: written before replicated sources (one shared source run in
             # source/), or curves from another tool, whose sources are unknown
@@ -193,24 +192,16 @@ def _method_entries(entries: Any) -> list[tuple[Any, str, str]]:
     return out
 
 
-def _seed_ids(seeds: Any) -> list[int] | None:
-    """A ``study.yaml``'s ``seeds``: a list of ids, a count N (ids 0..N-1) or a mapping
-    (``{min, max, step, start}`` or ``{count, start}``)."""
+def _seeds(seeds: Any) -> tuple[list[int] | None, SequentialSpec | None]:
+    """A ``study.yaml``'s ``seeds`` (a list of ids, a count N for ids 0..N-1, or a mapping
+    ``{min, max, step, start}`` / ``{count, start}``): the ids, and sequential seeding's looks."""
     if isinstance(seeds, dict):
         spec = parse_dataclass(SeedsSpec, seeds, "seeds")
-        return list(range(spec.start, spec.start + spec.total))
+        return spec.ids, spec.sequential
     seeds = parse_value(list[int] | int | None, seeds, "seeds")
     if isinstance(seeds, int):
-        return list(range(seeds)) if 0 < seeds <= 100_000 else None
-    return seeds or None
-
-
-def _sequential(seeds: Any) -> SequentialSpec | None:
-    if not isinstance(seeds, dict) or seeds.get("count") is not None:
-        return None
-    spec = parse_dataclass(SeedsSpec, seeds, "seeds")
-    assert spec.min is not None and spec.max is not None
-    return SequentialSpec(spec.min, spec.max, spec.step or spec.min)
+        return (list(range(seeds)) if 0 < seeds <= 100_000 else None), None
+    return seeds or None, None
 
 
 def _source_of(data: Any, path: str) -> SourceSpec | None:

@@ -96,6 +96,17 @@ def _raw_areas(pair: Paired) -> tuple[np.ndarray, np.ndarray]:
     return M.area(pair.transfer, pair.grid), M.area(pair.baseline, pair.grid)
 
 
+def look_pair(
+    curves: dict[str, dict[int, Curve]], method: str, baseline: str, ids: set[int]
+) -> Paired | None:
+    """``method``'s pairs with ``baseline`` among the seeds ``ids`` only, aligned as a folder
+    holding only those runs would be; None when either side has no run there."""
+    sub = {m: {s: c for s, c in curves.get(m, {}).items() if s in ids} for m in (method, baseline)}
+    if not sub[baseline] or not sub[method]:
+        return None
+    return align_study(sub, baseline).pairs[method]
+
+
 def method_looks(
     curves: dict[str, dict[int, Curve]],
     method: str,
@@ -115,16 +126,14 @@ def method_looks(
     """
     out: list[dict[str, Any]] = []
     seeds, looks, boundaries = plan.seeds, plan.looks, plan.boundaries
-    pair_of = (method, baseline)
     for k, n in enumerate(looks):
         ids = set(seeds[:n])
         new = set(seeds[looks[k - 1] : n]) if k else ids
         if not new & set(curves.get(method, {})):
             break  # the study did not get to this look
-        sub = {m: {s: c for s, c in curves.get(m, {}).items() if s in ids} for m in pair_of}
-        if not sub[baseline] or not sub[method]:
+        pair = look_pair(curves, method, baseline, ids)
+        if pair is None:
             break
-        pair = align_study(sub, baseline).pairs[method]
         units = verdict_units(*_raw_areas(pair), pair.seeds, groups)
         t, p = (float(x) for x in welch_batch(units.method, units.baseline))
         decision = "inconclusive"

@@ -48,7 +48,13 @@ from rltransfer.analysis.comparisons import compare_methods
 from rltransfer.analysis.course import course_clauses, curve_course
 from rltransfer.analysis.curves import Curve
 from rltransfer.analysis.forgetting import forgetting_summary
-from rltransfer.analysis.looks import LookPlan, design_clauses, method_looks, verdict_units
+from rltransfer.analysis.looks import (
+    LookPlan,
+    design_clauses,
+    look_pair,
+    method_looks,
+    verdict_units,
+)
 from rltransfer.analysis.stats import DEFAULT_CONFIDENCE, finite_or_none
 from rltransfer.analysis.verdict import ALPHA, decide, notable_metrics, with_notes
 from rltransfer.errors import UserError
@@ -237,8 +243,7 @@ def analyze(
             looks = method_looks(curves, m, baseline, look_plan, own)
             if looks:  # the pairs of the deciding (or last reached) look, aligned as then
                 ids = set(look_plan.seeds[: looks[-1]["planned_seeds"]])
-                sub = {k: {s: c for s, c in curves[k].items() if s in ids} for k in (m, baseline)}
-                pair = align_study(sub, baseline).pairs[m]
+                pair = look_pair(curves, m, baseline, ids) or pair
         out_methods[m] = _method_summary(
             pair,
             lo,

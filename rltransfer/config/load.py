@@ -127,10 +127,9 @@ def _expand_seeds(data: dict[str, Any]) -> None:
         if not 1 <= plan.total <= MAX_SEEDS:
             key = "count" if plan.count is not None else "max"
             raise FieldError(f"seeds.{key}", f"must be in [1, {MAX_SEEDS}], got {plan.total}")
-        data["seeds"] = list(range(plan.start, plan.start + plan.total))
-        if plan.count is None:
-            step = plan.step if plan.step is not None else plan.min
-            data["sequential"] = {"min": plan.min, "max": plan.max, "step": step}
+        data["seeds"] = plan.ids
+        if plan.sequential is not None:
+            data["sequential"] = vars(plan.sequential)
         return
     if isinstance(seeds, float) and seeds.is_integer():
         seeds = int(seeds)

@@ -47,6 +47,19 @@ class SeedsSpec:
             raise FieldError(join(path, "start"), f"must be >= 0, got {self.start}")
 
     @property
+    def ids(self) -> list[int]:
+        """The seed ids: ``start``, ``start + 1``, … (``total`` of them)."""
+        return list(range(self.start, self.start + self.total))
+
+    @property
+    def sequential(self) -> SequentialSpec | None:
+        """The looks of sequential seeding (``step`` defaults to ``min``); None for a count."""
+        if self.count is not None:
+            return None
+        assert self.min is not None and self.max is not None  # check() ran
+        return SequentialSpec(self.min, self.max, self.step if self.step is not None else self.min)
+
+    @property
     def total(self) -> int:
         """The most seed pairs the study may train."""
         return int(self.count if self.count is not None else self.max)  # type: ignore[arg-type]
