@@ -53,6 +53,7 @@ from rltransfer.multitask.evaluation import MultiTaskEvaluator
 from rltransfer.recorder import CurveRecorder
 from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
 from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
+from rltransfer.transfer_record import TransferRecord, as_record
 from rltransfer.vision.plan import prepare_env, resolve_setup
 
 
@@ -225,7 +226,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         heads=spec.heads,
         setup=setup,
     )
-    transfer: dict[str, Any] = {"transferred": "nothing (source training)"}
+    transfer = TransferRecord("nothing (source training)")
     with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
         tracker = open_run_tracker(
             spec.wandb or WandbSpec(),
@@ -241,7 +242,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         cleanup.callback(lambda: tracker.finish(outcome["summary"], outcome["exit_code"]))
         context = TransferContext(model, env, source, log=tracker.log_method)
         if method is not None:
-            transfer = method.apply(context)
+            transfer = as_record(method.apply(context))
         if spec.envs:
             evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
         else:
@@ -279,7 +280,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         if not recorder.stopped_early:
             recorder.record(model, spec.timesteps)
         if method is not None:  # while the tracker is open: a method may log its last points
-            transfer.update(method.after_training(model))
+            transfer = transfer.with_facts(method.after_training(model))
         zero_shot = None
         if spec.zero_shot_env is not None:  # a source run: its agent on the target task
             seed = spec.eval_seed if spec.zero_shot_seed is None else spec.zero_shot_seed
@@ -304,7 +305,7 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "timesteps": spec.timesteps,
         "env_steps_trained": int(model.num_timesteps),
         "device": device,
-        "transfer": transfer,
+        "transfer": transfer.to_json(),
         "vision": setup.report if setup is not None else None,
         "source_eval": on_source.describe() if on_source is not None else None,
         **({"zero_shot": zero_shot} if zero_shot is not None else {}),

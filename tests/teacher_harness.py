@@ -23,7 +23,7 @@ def attach(
     method.configure(BuildPlan("ppo", policy, {}), source)
     logged: list[tuple[int, dict[str, float]]] = []
     ctx = TransferContext(model, model.get_env(), source, log=lambda t, m: logged.append((t, m)))
-    record = method.apply(ctx)
+    record = method.apply(ctx).to_json()
     if budget is not None:
         method.before_learning(ctx, budget, lambda t: True)
     return method, record, logged

@@ -15,7 +15,7 @@ import rltransfer
 PACKAGE = Path(rltransfer.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "io", "seeds", "layout", "paths", "progress", "checkpoints"),
+    ("errors", "io", "seeds", "layout", "paths", "progress", "checkpoints", "transfer_record"),
     ("config",),
     ("analysis",),
     ("report",),

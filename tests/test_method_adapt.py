@@ -90,7 +90,7 @@ def _target(source: SourceArtifact, d: int, n: int, options: Any = None, transfe
     model = build_model(
         "ppo", venv, hyperparams=plan.hyperparams, seed=3, device="cpu", setup=setup
     )
-    record = method.apply(TransferContext(model, venv, source)) if transfer else None
+    record = method.apply(TransferContext(model, venv, source)).to_json() if transfer else None
     return method, model, record
 
 
@@ -229,7 +229,7 @@ def test_a_map_reorders_coordinates_and_the_statistics_are_reestimated(source, t
     model = build_model(
         "ppo", venv, hyperparams=plan.hyperparams, seed=0, device="cpu", setup=setup
     )
-    record = method.apply(TransferContext(model, venv, artifact))
+    record = method.apply(TransferContext(model, venv, artifact)).to_json()
     assert record["normalization"]["vecnormalize"] == (
         "re-estimated on the target (the adapter's map reorders the coordinates)"
     )
@@ -274,7 +274,7 @@ def test_a_change_of_action_kind_keeps_the_action_layers_fresh(tmp_path):
     venv = DummyVecEnv([lambda: Continuous(4, 2)])
     model = build_model("ppo", venv, hyperparams=HP, policy=POLICY, seed=2, device="cpu")
     fresh = _state(model)
-    record = _method().apply(TransferContext(model, venv, source))
+    record = _method().apply(TransferContext(model, venv, source)).to_json()
     assert "action_net.weight" not in record["loaded"] and "value_net.weight" in record["loaded"]
     assert record["skipped"]["action_net.weight"] == f"{ACTION_DIFFERS}: Discrete(2) → Box(2,)"
     assert torch.equal(model.policy.state_dict()["action_net.weight"], fresh["action_net.weight"])
@@ -303,7 +303,7 @@ def test_off_policy_agents_adapt_and_their_target_networks_follow(algo, tmp_path
     venv, setup = prepare_env(venv, plan.policy, device="cpu", seed=2, extra=plan.extractor)
     model = build_model(algo, venv, hyperparams=plan.hyperparams, seed=2, device="cpu", setup=setup)
     fresh = _state(model)
-    record = method.apply(TransferContext(model, venv, source))
+    record = method.apply(TransferContext(model, venv, source)).to_json()
     expected = {k for k, v in src.items() if k in fresh and fresh[k].shape == v.shape}
     assert set(record["loaded"]) == expected and set(record["skipped"]) == set(src) - expected
     assert all(r.startswith("re-initialised: ") for r in record["skipped"].values())

@@ -86,7 +86,7 @@ def _setup(
         net_arch=plan.policy.net_arch, seed=seed, device="cpu",
     )  # fmt: skip
     ctx = TransferContext(model, venv, source)
-    return method, ctx, method.apply(ctx)
+    return method, ctx, method.apply(ctx).to_json()
 
 
 def _distill(method: Any, ctx: TransferContext, budget: int) -> tuple[int, dict[str, Any]]:

@@ -70,7 +70,7 @@ def _transfer(source: SourceArtifact, options: dict[str, Any] | None = None, see
     cls = METHODS["multitask"]
     method = cls(cls.parse_options(options or {}, "options"))
     model = _model(seed)
-    record = method.apply(TransferContext(model, model.get_env(), source))
+    record = method.apply(TransferContext(model, model.get_env(), source)).to_json()
     return method, model, record
 
 

@@ -53,7 +53,7 @@ def _progressive(source: SourceArtifact, options: dict[str, Any] | None = None, 
     model = build_model(
         "ppo", venv, hyperparams=plan.hyperparams, seed=seed, device="cpu", setup=setup
     )
-    record = method.apply(TransferContext(model, venv, source))
+    record = method.apply(TransferContext(model, venv, source)).to_json()
     return method, model, record
 
 

@@ -61,7 +61,7 @@ def sources(tmp_path_factory) -> dict[str, SourceArtifact]:
 def _transfer(kind: str, source: SourceArtifact, options: dict[str, Any], model: Any) -> Any:
     cls = METHODS[kind]
     method = cls(cls.parse_options(options, "options"))
-    record = method.apply(TransferContext(model, model.get_env(), source))
+    record = method.apply(TransferContext(model, model.get_env(), source)).to_json()
     return method, record
 
 
@@ -155,7 +155,7 @@ def test_freeze_on_pixels_caches_the_source_encoder(sources, tmp_path):
                              source=sources["pixels"].model_path)  # fmt: skip
     assert find_feature_env(env) is not None
     model = build_model("ppo", env, hyperparams=HP, seed=0, device="cpu", setup=setup)
-    record = method.apply(TransferContext(model, env, sources["pixels"]))
+    record = method.apply(TransferContext(model, env, sources["pixels"])).to_json()
     encoder_keys = [k for k in record["skipped"] if "features_extractor" in k]
     assert encoder_keys and all("cache" in record["skipped"][k] for k in encoder_keys)
     assert "encoder (frozen-feature cache)" in record["frozen"]

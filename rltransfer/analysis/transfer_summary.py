@@ -1,17 +1,10 @@
-"""What each method transferred, summarised from the ``transfer`` dict in its runs' ``meta.json``.
-
-A method writes that dict when it changes the fresh target model. Every key is optional and read
-defensively (older runs lack most of them)::
-
-    {"transferred": "parameters" | "nothing" | ..., "loaded": [tensor], "skipped": {tensor: why},
-     "frozen": [tensor], "reinitialised": [tensor],
-     "groups": {group: {"mode": "freeze|finetune|reinit", "lr": float, "unfreeze_at": int|None}},
-     "parameters": {"total", "loaded", "frozen", "reinitialised"}   (scalar counts),
-     "reset": [str], "normalization": {"mode", "vecnormalize", "encoder"} or a plain string,
-     "adapters": [str]}
+"""What each method transferred, summarised from the ``transfer`` record of its runs' ``meta.json``
+(``rltransfer.transfer_record.TransferRecord``, read back with ``from_json``: older runs lack
+most fields).
 
 One seed is enough for the structure; the others are checked to agree and a disagreement is
-noted. Each method's record (``summary.json`` → ``methods.NAME.transfer``)::
+noted. Each method's summary (``summary.json`` → ``methods.NAME.transfer``, a
+:class:`TransferSummary`)::
 
     {"seeds_read": [seed, ...], "transferred": str | None,
      "tensors": {"loaded", "offered", "frozen", "reinitialised"}   (counts or None; offered =
@@ -22,19 +15,21 @@ noted. Each method's record (``summary.json`` → ``methods.NAME.transfer``)::
      "skipped": {"count": int, "reasons": {reason: tensors}},
      "normalization": str | None, "normalization_detail": dict | None,
      "reset": [str], "groups": str | None (compact plan), "adapters": [str],
-     "consistent": bool, "note": str | None}
+     "distillation_steps": int | None, "consistent": bool, "note": str | None}
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rltransfer.analysis.curves import run_dirs
 from rltransfer.layout import STATUS_COMPLETE, read_meta
+from rltransfer.transfer_record import COUNT_KEYS, GroupState, TransferRecord
 
 SIGNATURE = (
     ("transferred", "what was transferred"),
@@ -44,6 +39,60 @@ SIGNATURE = (
     ("normalization", "the normalisation"),
     ("skipped_count", "skipped tensors"),
 )
+SHARES = ("loaded", "frozen", "reinitialised")
+
+
+@dataclass(frozen=True)
+class TensorCounts:
+    """Source tensors loaded and offered (loaded + skipped), target tensors frozen and
+    re-initialised; None: not recorded."""
+
+    loaded: int | None = None
+    offered: int | None = None
+    frozen: int | None = None
+    reinitialised: int | None = None
+
+
+@dataclass(frozen=True)
+class SkippedSummary:
+    """How many source tensors were left out, and ``{reason: how many}``, most common first."""
+
+    count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransferSummary:
+    """One method's transfer as the report shows it (the module docstring has the JSON form)."""
+
+    transferred: str | None
+    tensors: TensorCounts
+    parameters: dict[str, int | None] | None
+    percent: dict[str, float | None]
+    skipped: SkippedSummary
+    normalization: str | None
+    normalization_detail: dict[str, Any] | None
+    reset: list[str]
+    groups: str | None
+    adapters: list[str]
+    distillation_steps: int | None
+    seeds_read: list[int] = field(default_factory=list)
+    consistent: bool = True
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TransferSummary:
+        """A summary this module wrote (``summary.json`` → ``methods.NAME.transfer``)."""
+        return cls(
+            **{
+                **data,
+                "tensors": TensorCounts(**data["tensors"]),
+                "skipped": SkippedSummary(**data["skipped"]),
+            }
+        )
 
 
 def load_run_metas(study_dir: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
@@ -57,137 +106,98 @@ def load_run_metas(study_dir: str | Path) -> dict[str, dict[int, dict[str, Any]]
     return out
 
 
-def _count(value: Any) -> int | None:
-    """Tensor names as a list, a mapping or a bare count → how many; anything else → None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, list | tuple | dict):
-        return len(value)
-    return None
+def _count(names: list[str] | dict[str, Any] | None) -> int | None:
+    return None if names is None else len(names)
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return []
-
-
-def _group_text(name: str, g: Any) -> str:
+def _group_text(name: str, g: GroupState) -> str:
     """``name=mode``, ``×lr`` when the rate multiplier is not 1, `` until t=N`` when unfrozen."""
-    if isinstance(g, str):
-        return f"{name}={g}"
-    if not isinstance(g, dict):
-        return f"{name}=?"
-    text = f"{name}={g.get('mode', '?')}"
-    lr = g.get("lr")
-    if isinstance(lr, int | float) and not isinstance(lr, bool) and lr != 1:
-        text += f"×{lr:g}"
-    if g.get("unfreeze_at") is not None:
-        text += f" until t={g['unfreeze_at']}"
+    text = f"{name}={g.mode}"
+    if g.lr != 1:
+        text += f"×{g.lr:g}"
+    if g.unfreeze_at is not None:
+        text += f" until t={g.unfreeze_at}"
     return text
 
 
 def groups_plan(groups: Any) -> str | None:
-    """A layer-group plan in one line: ``conv1=freeze, hidden1=finetune×0.1, output=reinit``."""
-    if not isinstance(groups, dict) or not groups:
-        return None
-    return ", ".join(_group_text(str(k), v) for k, v in groups.items())
+    """A layer-group plan in one line: ``conv1=freeze, hidden1=finetune×0.1, output=reinit``
+    (``groups`` as ``meta.json`` holds it)."""
+    plan = TransferRecord.from_json({"groups": groups}).groups
+    return ", ".join(_group_text(k, g) for k, g in plan.items()) if plan else None
 
 
-def _normalization(value: Any) -> tuple[str | None, dict[str, Any] | None]:
-    """``(mode or the old plain string, the full mapping)``."""
-    if isinstance(value, dict):
-        mode = value.get("mode")
-        return (str(mode) if mode is not None else None), value
-    return (str(value) if value is not None else None), None
-
-
-def _parameters(value: Any) -> dict[str, int | None] | None:
-    """The scalar parameter counts; a missing or non-numeric count is None."""
-    if not isinstance(value, dict):
-        return None
-    out: dict[str, int | None] = {}
-    for k in ("total", "loaded", "frozen", "reinitialised"):
-        v = value.get(k)
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        out[k] = int(v) if ok else None
-    return out
-
-
-def _percent(params: dict[str, int | None] | None) -> dict[str, float | None]:
-    total = (params or {}).get("total")
-    out: dict[str, float | None] = {}
-    for k in ("loaded", "frozen", "reinitialised"):
-        n = (params or {}).get(k)
-        out[k] = round(100.0 * n / total, 2) if total and n is not None else None
-    return out
+def summarise_run(record: TransferRecord) -> TransferSummary:
+    """One run's record as a summary, without the seeds."""
+    skipped = record.skipped or {}
+    loaded = _count(record.loaded)
+    counts = record.parameters
+    normalization = record.normalization
+    return TransferSummary(
+        transferred=record.transferred,
+        tensors=TensorCounts(
+            loaded,
+            None if loaded is None else loaded + len(skipped),
+            _count(record.frozen),
+            _count(record.reinitialised),
+        ),
+        parameters=None if counts is None else {k: getattr(counts, k) for k in COUNT_KEYS},
+        percent={k: counts.percent(k) if counts else None for k in SHARES},
+        skipped=SkippedSummary(
+            len(skipped), dict(Counter(s.text for s in skipped.values()).most_common())
+        ),
+        normalization=None if normalization is None else normalization.mode,
+        normalization_detail=(
+            normalization.to_json()
+            if normalization is not None and (normalization.vecnormalize or normalization.encoder)
+            else None
+        ),
+        reset=list(record.reset or []),
+        groups=groups_plan({g: s.to_json() for g, s in (record.groups or {}).items()}),
+        adapters=list(record.adapters or []),
+        distillation_steps=record.distillation_steps,
+    )
 
 
 def run_record(transfer: Any) -> dict[str, Any]:
-    """One run's ``transfer`` dict as a record (see the module docstring), without the seeds."""
-    t = transfer if isinstance(transfer, dict) else {}
-    loaded, skipped = _count(t.get("loaded")), t.get("skipped")
-    n_skipped = _count(skipped) or 0
-    if isinstance(skipped, dict):
-        reasons = Counter(str(r) for r in skipped.values())
-    else:
-        reasons = Counter({"no reason recorded": n_skipped} if n_skipped else {})
-    params = _parameters(t.get("parameters"))
-    mode, detail = _normalization(t.get("normalization"))
-    transferred = t.get("transferred")
-    return {
-        "transferred": str(transferred) if transferred is not None else None,
-        "tensors": {
-            "loaded": loaded,
-            "offered": None if loaded is None else loaded + n_skipped,
-            "frozen": _count(t.get("frozen")),
-            "reinitialised": _count(t.get("reinitialised")),
-        },
-        "parameters": params,
-        "percent": _percent(params),
-        "skipped": {"count": n_skipped, "reasons": dict(reasons.most_common())},
-        "normalization": mode,
-        "normalization_detail": detail,
-        "reset": _strings(t.get("reset")),
-        "groups": groups_plan(t.get("groups")),
-        "adapters": _strings(t.get("adapters")),
-        "distillation_steps": t.get("distillation_steps"),
-    }
+    """One run's ``transfer`` block of ``meta.json`` summarised (JSON form), without the seeds."""
+    out = summarise_run(TransferRecord.from_json(transfer)).to_json()
+    for key in ("seeds_read", "consistent", "note"):
+        del out[key]
+    return out
 
 
-def _signature(record: dict[str, Any]) -> dict[str, Any]:
-    sig = {k: record.get(k) for k, _ in SIGNATURE}
-    sig["skipped_count"] = record["skipped"]["count"]
+def _signature(s: TransferSummary) -> dict[str, Any]:
+    sig = {k: getattr(s, k, None) for k, _ in SIGNATURE}
+    sig["tensors"] = dataclasses.asdict(s.tensors)
+    sig["skipped_count"] = s.skipped.count
     return sig
 
 
 def summarise_method(metas: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
-    """The record of one method from its runs' metas ``{seed: meta}``; None without any."""
+    """The summary of one method (JSON form) from its runs' metas ``{seed: meta}``; None
+    without any."""
     if not metas:
         return None
     seeds = sorted(metas)
-    records = {s: run_record(metas[s].get("transfer")) for s in seeds}
-    out = {"seeds_read": seeds, **records[seeds[0]]}
-    first = _signature(records[seeds[0]])
+    runs = {s: summarise_run(TransferRecord.from_json(metas[s].get("transfer"))) for s in seeds}
+    signatures = {s: _signature(run) for s, run in runs.items()}
+    first = signatures[seeds[0]]
     differ = []
     for key, words in SIGNATURE:
-        values = {s: _signature(records[s])[key] for s in seeds}
-        if any(v != first[key] for v in values.values()):
+        if any(sig[key] != first[key] for sig in signatures.values()):
             shown = "; ".join(
-                f"seed {s}: {json.dumps(v, sort_keys=True)}" for s, v in values.items()
+                f"seed {s}: {json.dumps(sig[key], sort_keys=True)}" for s, sig in signatures.items()
             )
             differ.append(f"{words} ({shown})")
-    out["consistent"] = not differ
-    out["note"] = (
-        f"the seeds disagree on {'; and on '.join(differ)}; seed {seeds[0]} is shown"
+    return dataclasses.replace(
+        runs[seeds[0]],
+        seeds_read=seeds,
+        consistent=not differ,
+        note=f"the seeds disagree on {'; and on '.join(differ)}; seed {seeds[0]} is shown"
         if differ
-        else None
-    )
-    return out
+        else None,
+    ).to_json()
 
 
 def add_transfer_summaries(summary: dict[str, Any], study_dir: str | Path) -> None:

@@ -21,6 +21,7 @@ from rltransfer.methods.catalog import (
     method_entry,
     register_method,
 )
+from rltransfer.transfer_record import TransferRecord
 
 if TYPE_CHECKING:
     from rltransfer.methods.base import BuildPlan, SourceArtifact, TransferContext, TransferMethod
@@ -43,6 +44,7 @@ __all__ = [
     "SourceArtifact",
     "TransferContext",
     "TransferMethod",
+    "TransferRecord",
     "declare_method",
     "method_class",
     "method_entry",

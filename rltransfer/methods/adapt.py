@@ -36,6 +36,7 @@ from rltransfer.methods.parameters import (
     check_exploration,
     configure_schedules,
 )
+from rltransfer.transfer_record import Skip, StatsOutcome, TransferRecord
 from rltransfer.vision.adapters import (
     InputAdapter,
     adapt_problem,
@@ -102,7 +103,7 @@ class Adapt(ParameterMethod):
             # the adapter trains inside the policy: no frozen-feature cache in the env
             plan.policy = dataclasses.replace(plan.policy, cache=False)
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         policy = ctx.model.policy
         info = ctx.source.info
         target_action = SpaceInfo.of(ctx.model.action_space)
@@ -140,25 +141,30 @@ class Adapt(ParameterMethod):
             TransferContext(ctx.model, ctx.env, ctx.source.without(drop, stats=not remapped)),
             plan_for=plan_for,
         )
-        if remapped and record["normalization"]["vecnormalize"].startswith("re-estimated"):
-            record["normalization"]["vecnormalize"] = (
-                "re-estimated on the target (the adapter's map reorders the coordinates)"
+        normalization = record.normalization
+        if remapped and normalization.vecnormalize.reestimated:
+            normalization = dataclasses.replace(
+                normalization,
+                vecnormalize=StatsOutcome(
+                    "reestimated",
+                    "re-estimated on the target (the adapter's map reorders the coordinates)",
+                ),
             )
         if self.options.freeze_transferred:
-            self._freeze_loaded(policy, record)
+            record = self._freeze_loaded(policy, record)
 
         output = groups.get(OUTPUT)
-        skipped = record["skipped"]
+        skipped = dict(record.skipped or {})
         for k in drop:
-            skipped[k] = f"{ACTION_DIFFERS}: {info.action_space} → {target_action}"
-        for k, reason in list(skipped.items()):
-            if not action_differs or not reason.startswith("shape"):
+            skipped[k] = Skip("action", f"{ACTION_DIFFERS}: {info.action_space} → {target_action}")
+        for k, skip in list(skipped.items()):
+            if not action_differs or skip.cause != "shape":
                 continue
             if output and output.owns(_online(k)):
-                skipped[k] = f"{ACTION_DIFFERS}: {reason}"
+                skipped[k] = skip.because("action", ACTION_DIFFERS)
             elif _online(k).startswith("critic."):  # SAC/TD3 critics read the action too
-                skipped[k] = f"{CRITIC_DIFFERS}: {reason}"
-        loaded = set(record["loaded"])
+                skipped[k] = skip.because("critic", CRITIC_DIFFERS)
+        loaded = set(record.loaded or [])
         fresh: dict[str, str] = {}
         unique = [n for n, _ in policy.named_parameters()] + [n for n, _ in policy.named_buffers()]
         for k in unique:  # without the aliases of a shared extractor (pi_/vf_features_extractor)
@@ -167,43 +173,50 @@ class Adapt(ParameterMethod):
             if ".adapter." in f".{k}":
                 fresh[k] = "adapter (new): starts as described in 'adapters'"
             elif k in skipped:
-                fresh[k] = skipped[k]
+                fresh[k] = skipped[k].text
             elif action_differs and output and output.owns(k):
                 fresh[k] = f"{ACTION_DIFFERS}: not in the source"
             else:
                 fresh[k] = "not in the source"
-        record["fresh"] = fresh
-        record["parameters"]["fresh"] = int(
-            sum(p.numel() for n, p in policy.named_parameters() if n in fresh)
-        )
-        record["adapters"] = [
-            f"{name}.adapter: {ex.adapter.describe()}"
-            for name, ex in named_extractors(policy)
-            if ex.adapter is not None
-        ]
-        record["adapter"] = getattr(self, "_adapter", None)
-        record["spaces"] = {
-            "observation": {
-                "source": str(info.observation_space),
-                "target": str(SpaceInfo.as_policy_sees(ctx.model.observation_space)),
+        n_fresh = int(sum(p.numel() for n, p in policy.named_parameters() if n in fresh))
+        counts = record.parameters
+        return dataclasses.replace(
+            record,
+            skipped=skipped,
+            normalization=normalization,
+            parameters=dataclasses.replace(counts, more={**counts.more, "fresh": n_fresh}),
+            adapters=[
+                f"{name}.adapter: {ex.adapter.describe()}"
+                for name, ex in named_extractors(policy)
+                if ex.adapter is not None
+            ],
+        ).with_details(
+            fresh=fresh,
+            adapter=getattr(self, "_adapter", None),
+            spaces={
+                "observation": {
+                    "source": str(info.observation_space),
+                    "target": str(SpaceInfo.as_policy_sees(ctx.model.observation_space)),
+                },
+                "action": {"source": str(info.action_space), "target": str(target_action)},
             },
-            "action": {"source": str(info.action_space), "target": str(target_action)},
-        }
-        return record
+        )
 
-    def _freeze_loaded(self, policy: torch.nn.Module, record: dict[str, Any]) -> None:
+    def _freeze_loaded(self, policy: torch.nn.Module, record: TransferRecord) -> TransferRecord:
         """Freeze the loaded tensors of groups that also hold fresh ones (e.g. ``value_net`` next
         to a fresh ``action_net``); fully loaded groups were frozen by the group plan."""
-        loaded = set(record["loaded"])
+        loaded = set(record.loaded or [])
         for n, p in policy.named_parameters():
             if n in loaded and not is_target(n):
                 p.requires_grad_(False)
         frozen = [
             n for n, p in policy.named_parameters() if not p.requires_grad and not is_target(n)
         ]
-        record["frozen"] = frozen
-        record["parameters"]["frozen"] = int(
-            sum(p.numel() for n, p in policy.named_parameters() if n in set(frozen))
-        )
         # ``ParameterMethod.after_training`` checks that these stayed bitwise unchanged
-        self._frozen = {n: p.detach().clone() for n, p in policy.named_parameters() if n in frozen}
+        self.remember_frozen(policy, frozen)
+        n_frozen = int(sum(p.numel() for n, p in policy.named_parameters() if n in set(frozen)))
+        return dataclasses.replace(
+            record,
+            frozen=frozen,
+            parameters=dataclasses.replace(record.parameters, frozen=n_frozen),
+        )

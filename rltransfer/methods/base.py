@@ -1,8 +1,8 @@
 """The transfer-method interface (the registry is ``rltransfer.methods.catalog``).
 
 A method is a small strategy class. Before training it changes the fresh target model
-(``apply``), may add training hooks (``callbacks``), and states what it transferred; that
-statement goes to the run's ``meta.json``.
+(``apply``), may add training hooks (``callbacks``), and states what it transferred: a
+``TransferRecord`` (``rltransfer.transfer_record``), saved in the run's ``meta.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from rltransfer.config.parse import FieldError, join
 from rltransfer.config.spec import PolicySpec
 from rltransfer.layout import MODEL_FILE, NORMALIZE_FILE
 from rltransfer.methods.catalog import NoOptions, entry_implemented_by, parse_options
+from rltransfer.transfer_record import TransferRecord
 
 
 def observation_kind(space: SpaceInfo) -> str:
@@ -206,8 +207,9 @@ class TransferMethod:
     def configure(self, plan: BuildPlan, source: SourceArtifact | None) -> None:
         """Change how the target agent is built (hyperparameters, policy), before the build."""
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
-        """Change the fresh model before training; return what was done, for ``meta.json``."""
+    def apply(self, ctx: TransferContext) -> TransferRecord:
+        """Change the fresh model before training; return what was done, for ``meta.json``
+        (a plug-in may return the record's JSON form, a plain dict, instead)."""
         raise NotImplementedError
 
     def before_learning(
@@ -226,7 +228,8 @@ class TransferMethod:
         return []
 
     def after_training(self, model: BaseAlgorithm) -> dict[str, Any]:
-        """Facts known only after training (e.g. when groups unfroze), added to the record."""
+        """Facts known only after training (e.g. when groups unfroze), merged into the record
+        (``TransferRecord.with_facts``: a typed key into its field, the rest into details)."""
         return {}
 
     def describe_options(self) -> dict[str, Any]:

@@ -69,6 +69,7 @@ from rltransfer.methods.distill_core import (
 )
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
 from rltransfer.seeds import heldout_seed, return_seed
+from rltransfer.transfer_record import TransferRecord
 from rltransfer.vision.sb3 import sync_target_networks
 
 ACTION_KINDS = ("Discrete", "Box")
@@ -146,7 +147,7 @@ class Distill(TransferMethod):
             plan.policy = dataclasses.replace(plan.policy, cache=False)
         self._plan = plan
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         o, plan = self.options, self._plan
         state_space = None
         teacher_space = None if o.teacher_obs == "state" else plan.observation_space
@@ -174,23 +175,25 @@ class Distill(TransferMethod):
         info = ctx.source.info
         self._algo = plan.algo
         self._facts: dict[str, Any] = {}
-        return {
-            "transferred": "policy (distillation)",
-            "mode": o.mode,
-            "loss": o.loss,
-            "teacher_obs": o.teacher_obs,
-            "rl": o.rl,
-            "value": o.value,
-            "teacher": {
-                "algo": info.algo,
-                "observation_space": str(info.observation_space),
-                "parameters": _n_parameters(self.teacher.policy, info.algo),
+        return TransferRecord(
+            "policy (distillation)",
+            details={
+                "mode": o.mode,
+                "loss": o.loss,
+                "teacher_obs": o.teacher_obs,
+                "rl": o.rl,
+                "value": o.value,
+                "teacher": {
+                    "algo": info.algo,
+                    "observation_space": str(info.observation_space),
+                    "parameters": _n_parameters(self.teacher.policy, info.algo),
+                },
+                "student": {
+                    "algo": plan.algo,
+                    "parameters": _n_parameters(ctx.model.policy, plan.algo),
+                },
             },
-            "student": {
-                "algo": plan.algo,
-                "parameters": _n_parameters(ctx.model.policy, plan.algo),
-            },
-        }
+        )
 
     def _state_space(self, venv: VecEnv) -> gym.Space | None:
         """The space of ``info["state"]`` when a ``StateInInfo`` wrapper says it, else None

@@ -59,6 +59,7 @@ from rltransfer.methods.teacher_method import (
     check_teacher_spaces,
     raw_observations,
 )
+from rltransfer.transfer_record import TransferRecord
 
 
 class AddLoss(torch.autograd.Function):
@@ -103,7 +104,7 @@ class Kickstart(TeacherMethod):
                 f"{target.algo.upper()} student's Gaussian",
             )
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         model = ctx.model
         self.teacher = self.load(ctx)
         self.schedule: Schedule | None = None
@@ -130,22 +131,24 @@ class Kickstart(TeacherMethod):
             attached = "the Q-values of q_net's forward in train"
         else:
             raise RuntimeError(f"kickstart does not support {type(model).__name__}")
-        return {
-            "transferred": "policy",
-            "how": "RL loss + λ(t)·mean KL(π_T ‖ π_θ) over each minibatch of the target's own "
-            "states; one backward, SB3's gradient clipping on the total",
-            "teacher": self.teacher_record(ctx, self.teacher),
-            "student": type(model).__name__.lower(),
-            "loss": "KL(softmax(Q_T/T) ‖ softmax(Q_θ/T))"
-            if isinstance(model, DQN)
-            else "KL(π_T ‖ π_θ), closed form, summed over action dimensions",
-            "attached_to": attached,
-            "logged": {
-                "wandb": ["transfer/kickstart_coef", "transfer/distill_loss"],
-                "timeline": "per window of env steps: t (end), mean λ, mean distillation loss "
-                "over the minibatches",
+        return TransferRecord(
+            "policy",
+            details={
+                "how": "RL loss + λ(t)·mean KL(π_T ‖ π_θ) over each minibatch of the target's "
+                "own states; one backward, SB3's gradient clipping on the total",
+                "teacher": self.teacher_record(ctx, self.teacher),
+                "student": type(model).__name__.lower(),
+                "loss": "KL(softmax(Q_T/T) ‖ softmax(Q_θ/T))"
+                if isinstance(model, DQN)
+                else "KL(π_T ‖ π_θ), closed form, summed over action dimensions",
+                "attached_to": attached,
+                "logged": {
+                    "wandb": ["transfer/kickstart_coef", "transfer/distill_loss"],
+                    "timeline": "per window of env steps: t (end), mean λ, mean distillation "
+                    "loss over the minibatches",
+                },
             },
-        }
+        )
 
     # --- schedule and the loss term
 

@@ -30,6 +30,7 @@ from rltransfer.methods.parameters import (
     check_selectors_exist,
     resolve_plan,
 )
+from rltransfer.transfer_record import TransferRecord
 
 HEAD_PREFIXES = ("action_net", "value_net", "log_std")
 """Output tensors of an actor-critic policy (task-specific in a multi-task source)."""
@@ -77,7 +78,7 @@ class Multitask(ParameterMethod):
         specs = {"output": GroupSpec("reinit"), **self.options.groups}
         return resolve_plan(groups, specs, GroupSpec(self.options.trunk), missing_ok=True)
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         policy = ctx.model.policy
         groups = policy_groups(policy)
         output = groups["output"].prefixes if "output" in groups else []
@@ -96,8 +97,8 @@ class Multitask(ParameterMethod):
                 f"the source's shared trunk does not fit the target (another observation or "
                 f"hidden size?): {detail}"
             )
-        record = self.transfer(dataclasses.replace(ctx, source=source))
-        record["left_out"] = sorted(k for k in all_source if k not in trunk)
-        record["trunk"] = self.options.trunk
-        record["source_tasks"] = source_tasks(ctx.source)
-        return record
+        return self.transfer(dataclasses.replace(ctx, source=source)).with_details(
+            left_out=sorted(k for k in all_source if k not in trunk),
+            trunk=self.options.trunk,
+            source_tasks=source_tasks(ctx.source),
+        )

@@ -22,30 +22,41 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from rltransfer.transfer_record import StatsOutcome
 from rltransfer.vision.features import FeatureNorm
 
 
 def transfer_obs_stats(
     env: VecEnv, stats: dict[str, Any] | None, mode: str, blend_count: float
-) -> str:
+) -> StatsOutcome:
     """Set the target's VecNormalize observation statistics; return what was done."""
     if not isinstance(env, VecNormalize):
-        return "not used (no VecNormalize)"
+        return StatsOutcome("unused", "not used (no VecNormalize)")
     if mode == "reestimate":
-        return "re-estimated on the target"
+        return StatsOutcome("reestimated", "re-estimated on the target")
     if stats is None:
-        return "re-estimated on the target (the source has no statistics)"
+        return StatsOutcome(
+            "reestimated", "re-estimated on the target (the source has no statistics)"
+        )
     mean = np.asarray(stats["mean"], dtype=np.float64)
     if mean.shape != env.obs_rms.mean.shape:
-        return f"re-estimated on the target (source statistics have shape {mean.shape})"
+        return StatsOutcome(
+            "reestimated",
+            f"re-estimated on the target (source statistics have shape {mean.shape})",
+        )
     env.obs_rms.mean = mean
     env.obs_rms.var = np.asarray(stats["var"], dtype=np.float64)
     count = float(stats["count"])
     if mode == "blend":
         env.obs_rms.count = min(count, blend_count)
-        return f"source statistics weighted as {env.obs_rms.count:g} observations, then updated"
+        return StatsOutcome(
+            "blended",
+            f"source statistics weighted as {env.obs_rms.count:g} observations, then updated",
+        )
     env.obs_rms.count = count
-    return f"source statistics reused (weight {count:g} observations), then updated"
+    return StatsOutcome(
+        "reused", f"source statistics reused (weight {count:g} observations), then updated"
+    )
 
 
 def feature_norms(policy: torch.nn.Module) -> list[tuple[str, FeatureNorm]]:
@@ -59,17 +70,19 @@ def transfer_feature_stats(
     fresh: dict[str, torch.Tensor],
     mode: str,
     blend_count: float,
-) -> str:
+) -> StatsOutcome:
     """Apply ``mode`` to the encoder's running feature statistics after loading.
 
     ``loaded``: the state-dict keys copied from the source; ``fresh``: the target's state
     before loading (what ``reestimate`` returns to)."""
     norms = feature_norms(policy)
     if not norms:
-        return "not used (no running feature statistics)"
+        return StatsOutcome("unused", "not used (no running feature statistics)")
     touched = [n for n, _ in norms if f"{n}.count" in loaded]
     if not touched:
-        return "re-estimated on the target (the source has none that fit)"
+        return StatsOutcome(
+            "reestimated", "re-estimated on the target (the source has none that fit)"
+        )
     with torch.no_grad():
         for name, norm in norms:
             if name not in touched:
@@ -80,7 +93,9 @@ def transfer_feature_stats(
             elif mode == "blend":
                 norm.count.fill_(min(float(norm.count), blend_count))
     return {
-        "reuse": "source statistics reused, then updated",
-        "reestimate": "re-estimated on the target",
-        "blend": f"source statistics weighted as at most {blend_count:g} observations",
+        "reuse": StatsOutcome("reused", "source statistics reused, then updated"),
+        "reestimate": StatsOutcome("reestimated", "re-estimated on the target"),
+        "blend": StatsOutcome(
+            "blended", f"source statistics weighted as at most {blend_count:g} observations"
+        ),
     }[mode]

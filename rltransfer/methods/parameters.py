@@ -42,22 +42,32 @@ from rltransfer.methods.layers import (
 )
 from rltransfer.methods.normalization import transfer_feature_stats, transfer_obs_stats
 from rltransfer.methods.options import ParameterOptions
+from rltransfer.transfer_record import (
+    GroupState,
+    Normalization,
+    ParameterCounts,
+    Skip,
+    TransferRecord,
+)
 from rltransfer.vision.cache import find_feature_env
 from rltransfer.vision.registry import check_space, get_entry
 
 
-def load_matching(model: Any, source_state: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+def load_matching(model: Any, source_state: dict[str, Any]) -> tuple[list[str], dict[str, Skip]]:
     """Copy tensors of ``source_state`` into ``model.policy`` where name and shape match.
 
-    Returns the loaded names and ``{name: reason}`` for the source tensors that were skipped.
+    Returns the loaded names and ``{name: why}`` for the source tensors that were skipped.
     """
     target = model.policy.state_dict()
-    loaded, skipped = [], {}
+    loaded: list[str] = []
+    skipped: dict[str, Skip] = {}
     for name, tensor in source_state.items():
         if name not in target:
-            skipped[name] = "not in the target model"
+            skipped[name] = Skip("absent", "not in the target model")
         elif tuple(target[name].shape) != tuple(tensor.shape):
-            skipped[name] = f"shape {tuple(tensor.shape)} != target {tuple(target[name].shape)}"
+            skipped[name] = Skip(
+                "shape", f"shape {tuple(tensor.shape)} != target {tuple(target[name].shape)}"
+            )
         else:
             target[name] = tensor
             loaded.append(name)
@@ -215,12 +225,12 @@ def transfer_parameters(
     options: ParameterOptions,
     plan_for: Callable[[list[str]], dict[str, GroupSpec]],
     combine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> dict[str, Any]:
+) -> TransferRecord:
     """Load the source into ``ctx.model``, apply the group plan and the normalisation mode.
 
     ``plan_for(groups)`` returns the ``GroupSpec`` of every group name. ``combine(source,
     fresh)`` (floating-point parameters only) replaces plain copying, e.g. shrink-and-perturb.
-    Returns the ``transfer`` record of ``meta.json``.
+    Returns the run's transfer record (``meta.json`` → ``transfer``).
     """
     model, policy = ctx.model, ctx.model.policy
     fresh = {k: v.detach().clone() for k, v in policy.state_dict().items()}
@@ -237,7 +247,9 @@ def transfer_parameters(
     cached = find_feature_env(ctx.env) is not None
     if cached:
         for k in [k for k in skipped if "features_extractor" in k]:
-            skipped[k] = "encoded by the frozen-feature cache with the source's weights (frozen)"
+            skipped[k] = Skip(
+                "cache", "encoded by the frozen-feature cache with the source's weights (frozen)"
+            )
     if not loaded and not cached:
         raise RuntimeError("the source and target models share no tensor of the same name/shape")
 
@@ -270,29 +282,31 @@ def transfer_parameters(
     sync_target_networks(policy)
 
     frozen = [n for n, p in policy.named_parameters() if not p.requires_grad and not is_target(n)]
-    return {
-        "transferred": "parameters",
-        "loaded": loaded,
-        "skipped": skipped,
-        "groups": {g: _group_state(policy, lg, set(reinit), at.get(g)) for g, lg in groups.items()},
-        "frozen": frozen + (["encoder (frozen-feature cache)"] if cached else []),
-        "reinitialised": reinit,
-        "parameters": {
-            "total": _count(policy),
-            "loaded": _count(policy, set(loaded) - set(reinit)),
-            "frozen": _count(policy, set(frozen)),
-            "reinitialised": _count(policy, set(reinit)),
+    return TransferRecord(
+        "parameters",
+        loaded=loaded,
+        skipped=skipped,
+        groups={g: _group_state(policy, lg, set(reinit), at.get(g)) for g, lg in groups.items()},
+        frozen=frozen + (["encoder (frozen-feature cache)"] if cached else []),
+        reinitialised=reinit,
+        parameters=ParameterCounts(
+            total=_count(policy),
+            loaded=_count(policy, set(loaded) - set(reinit)),
+            frozen=_count(policy, set(frozen)),
+            reinitialised=_count(policy, set(reinit)),
+        ),
+        reset=["optimizer state", "learning-rate and exploration schedules (from the study)"],
+        normalization=Normalization(options.normalization, vecnormalize=obs, encoder=features),
+        details={
+            "lr": {"lr": options.lr, "lr_mult": options.lr_mult},
+            "exploration": options.exploration if model.__class__.__name__ == "DQN" else None,
         },
-        "reset": ["optimizer state", "learning-rate and exploration schedules (from the study)"],
-        "normalization": {"mode": options.normalization, "vecnormalize": obs, "encoder": features},
-        "lr": {"lr": options.lr, "lr_mult": options.lr_mult},
-        "exploration": options.exploration if model.__class__.__name__ == "DQN" else None,
-    }
+    )
 
 
 def _group_state(
     policy: torch.nn.Module, group: LayerGroup, reinit: set[str], unfreeze_at: int | None
-) -> dict[str, Any]:
+) -> GroupState:
     """A group's actual state after the transfer: mode, LR multiplier, unfreezing step."""
     params = [p for _, p in group_parameters(policy, group)]
     frozen = bool(params) and not any(p.requires_grad for p in params)
@@ -301,7 +315,7 @@ def _group_state(
     )
     mode = "freeze" if frozen else "reinit" if fresh else "finetune"
     lr = float(getattr(params[0], LR_ATTR, 1.0)) if params else 1.0
-    return {"mode": mode, "lr": lr, "unfreeze_at": unfreeze_at}
+    return GroupState(mode, lr, unfreeze_at)
 
 
 class ParameterMethod(TransferMethod):
@@ -317,15 +331,17 @@ class ParameterMethod(TransferMethod):
 
     def transfer(
         self, ctx: TransferContext, combine: Any = None, plan_for: Any = None
-    ) -> dict[str, Any]:
+    ) -> TransferRecord:
         """``transfer_parameters`` with ``plan_for`` (default ``group_plan``), remembering the
         frozen tensors to verify after training."""
         record = transfer_parameters(ctx, self.options, plan_for or self.group_plan, combine)
-        policy = ctx.model.policy
-        self._frozen = {
-            n: p.detach().clone() for n, p in policy.named_parameters() if n in record["frozen"]
-        }
+        self.remember_frozen(ctx.model.policy, record.frozen or [])
         return record
+
+    def remember_frozen(self, policy: torch.nn.Module, names: list[str]) -> None:
+        """The values of the frozen tensors ``names``, which ``after_training`` checks."""
+        frozen = set(names)
+        self._frozen = {n: p.detach().clone() for n, p in policy.named_parameters() if n in frozen}
 
     def after_training(self, model: Any) -> dict[str, Any]:
         """When frozen groups unfroze (env steps), and a check that the tensors frozen for the
@@ -352,5 +368,5 @@ class ParameterMethod(TransferMethod):
         if getattr(self.options, "cache", False):  # the option of freeze and layerwise
             cache_frozen_encoder(plan, self.group_plan)
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         return self.transfer(ctx)

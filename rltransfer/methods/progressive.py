@@ -37,6 +37,7 @@ from rltransfer.methods.base import (
 )
 from rltransfer.methods.columns import ACTIVATIONS, ProgressiveColumns
 from rltransfer.methods.normalization import transfer_obs_stats
+from rltransfer.transfer_record import Normalization, ParameterCounts, TransferRecord
 
 LATERAL_FORM = "h_1 = f(W_1 x + b_1); h_i = f(W_i h_{i-1} + b_i + U_i h^s_{i-1}), i = 2..L"
 VECTOR_ENCODERS = {"mlp": None, "tiny_mlp": "relu"}
@@ -159,7 +160,7 @@ class Progressive(TransferMethod):
             net_arch=[],
         )
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         policy = ctx.model.policy
         columns = columns_of(policy)
         if not columns:
@@ -174,35 +175,40 @@ class Progressive(TransferMethod):
         c = columns[0]
         total = sum(p.numel() for p in policy.parameters())
         n_frozen = sum(p.numel() for p in policy.parameters() if not p.requires_grad)
-        return {
-            "transferred": "parameters (frozen source column)",
-            "loaded": frozen,
-            "skipped": {},
-            "reinitialised": [],
-            "columns": {
-                "source": {"layers": c.config["names"], "sizes": c.sizes, "frozen": True},
-                "new": {"sizes": c.sizes, "activations": c.config["activations"]},
-                "copies": len(columns),
+        return TransferRecord(
+            "parameters (frozen source column)",
+            loaded=frozen,
+            skipped={},
+            frozen=frozen,
+            reinitialised=[],
+            parameters=ParameterCounts(
+                total=int(total),
+                loaded=int(n_frozen),
+                frozen=int(n_frozen),
+                reinitialised=0,
+                more={"trained": int(total - n_frozen), **c.counts()},
+            ),
+            normalization=Normalization(self.options.normalization, vecnormalize=obs),
+            details={
+                "columns": {
+                    "source": {"layers": c.config["names"], "sizes": c.sizes, "frozen": True},
+                    "new": {"sizes": c.sizes, "activations": c.config["activations"]},
+                    "copies": len(columns),
+                },
+                "laterals": [
+                    {
+                        "into": f"column.{i + 1}",
+                        "from": f"source.{i}",
+                        "shape": list(u.weight.shape),
+                    }
+                    for i, u in enumerate(c.laterals)
+                ],
+                "lateral_form": LATERAL_FORM,
+                "output_lateral": c.output_lateral,
+                "features_dim": c.features_dim,
+                "lr": {"lr": self.options.lr, "lr_mult": self.options.lr_mult},
             },
-            "laterals": [
-                {"into": f"column.{i + 1}", "from": f"source.{i}", "shape": list(u.weight.shape)}
-                for i, u in enumerate(c.laterals)
-            ],
-            "lateral_form": LATERAL_FORM,
-            "output_lateral": c.output_lateral,
-            "features_dim": c.features_dim,
-            "frozen": frozen,
-            "parameters": {
-                "total": int(total),
-                "frozen": int(n_frozen),
-                "loaded": int(n_frozen),
-                "reinitialised": 0,
-                "trained": int(total - n_frozen),
-                **c.counts(),
-            },
-            "normalization": {"mode": self.options.normalization, "vecnormalize": obs},
-            "lr": {"lr": self.options.lr, "lr_mult": self.options.lr_mult},
-        }
+        )
 
     def after_training(self, model: Any) -> dict[str, Any]:
         """Check that the source column is bitwise unchanged (raises otherwise)."""

@@ -77,6 +77,7 @@ from rltransfer.methods.teacher_method import (
     raw_observations,
 )
 from rltransfer.seeds import reuse_coin_seed
+from rltransfer.transfer_record import TransferRecord
 
 ON_POLICY = ("ppo", "a2c")
 
@@ -122,7 +123,7 @@ class Reuse(TeacherMethod):
                     f"{target.algo.upper()} cannot weight its actions; use sample (or auto)",
                 )
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         model = ctx.model
         self.teacher = self.load(ctx)
         option = self.options.teacher_action
@@ -156,20 +157,22 @@ class Reuse(TeacherMethod):
             correction = "none needed: replay learning is off-policy"
         else:
             raise RuntimeError(f"reuse does not support {type(model).__name__}")
-        return {
-            "transferred": "policy",
-            "how": "the teacher acts in the target's rollouts with probability ψ(t) per env "
-            "step and env copy; evaluation uses the learner alone",
-            "teacher": self.teacher_record(ctx, self.teacher),
-            "teacher_action": "mode" if self.greedy else "sample",
-            "student": type(model).__name__.lower(),
-            "correction": correction,
-            "logged": {
-                "wandb": ["transfer/reuse_psi", "transfer/reuse_fraction"],
-                "timeline": "per window of env steps: t (end), mean ψ, realised fraction of "
-                "teacher actions",
+        return TransferRecord(
+            "policy",
+            details={
+                "how": "the teacher acts in the target's rollouts with probability ψ(t) per "
+                "env step and env copy; evaluation uses the learner alone",
+                "teacher": self.teacher_record(ctx, self.teacher),
+                "teacher_action": "mode" if self.greedy else "sample",
+                "student": type(model).__name__.lower(),
+                "correction": correction,
+                "logged": {
+                    "wandb": ["transfer/reuse_psi", "transfer/reuse_fraction"],
+                    "timeline": "per window of env steps: t (end), mean ψ, realised fraction of "
+                    "teacher actions",
+                },
             },
-        }
+        )
 
     # --- schedule and bookkeeping
 

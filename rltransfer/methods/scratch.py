@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rltransfer.methods.base import TransferContext, TransferMethod
+from rltransfer.transfer_record import TransferRecord
 
 
 class Scratch(TransferMethod):
     """Changes nothing: the fresh model trains as built."""
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
-        return {"transferred": "nothing", "loaded": [], "reset": ["everything"]}
+    def apply(self, ctx: TransferContext) -> TransferRecord:
+        return TransferRecord("nothing", loaded=[], reset=["everything"])

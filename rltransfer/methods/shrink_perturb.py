@@ -9,20 +9,20 @@ follow the ``normalization`` option.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rltransfer.methods.base import TransferContext
 from rltransfer.methods.parameters import ParameterMethod
+from rltransfer.transfer_record import TransferRecord
 
 
 class ShrinkPerturb(ParameterMethod):
     """Combines source and fresh parameters (``ShrinkPerturbOptions``), then trains everything."""
 
-    def apply(self, ctx: TransferContext) -> dict[str, Any]:
+    def apply(self, ctx: TransferContext) -> TransferRecord:
         lam, sigma = self.options.shrink, self.options.perturb
         record = self.transfer(
             ctx,
             combine=lambda source, fresh: lam * source + sigma * fresh,
         )
-        record["combined"] = f"θ = {lam:g}·θ_source + {sigma:g}·θ_fresh (parameters only)"
-        return record
+        return record.with_details(
+            combined=f"θ = {lam:g}·θ_source + {sigma:g}·θ_fresh (parameters only)"
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rltransfer.analysis.text import fmt, fmt_metric
+from rltransfer.analysis.transfer_summary import TransferSummary
 
 
 def _pct(x: float | None) -> str:
@@ -52,33 +53,34 @@ def transfer_section(summary: dict[str, Any]) -> list[str]:
         "|" + "---|" * len(head),
     ]
     notes = []
-    for name, t in rows.items():
-        tensors, pct = t.get("tensors") or {}, t.get("percent") or {}
-        skipped = t.get("skipped") or {}
+    for name, block in rows.items():
+        t = TransferSummary.from_json(block)
+        pct = t.percent
         cells = [
             name,
-            _cell(t.get("transferred")),
-            _ratio(tensors.get("loaded"), tensors.get("offered")),
+            _cell(t.transferred),
+            _ratio(t.tensors.loaded, t.tensors.offered),
             _pct(pct.get("loaded")),
             _pct(pct.get("frozen")),
             _pct(pct.get("reinitialised")),
-            str(skipped.get("count", 0)),
-            _cell(t.get("normalization")),
-            _cell(", ".join(t.get("reset") or [])),
-            _cell(t.get("groups")),
+            str(t.skipped.count),
+            _cell(t.normalization),
+            _cell(", ".join(t.reset)),
+            _cell(t.groups),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-        reasons = skipped.get("reasons") or {}
-        if reasons:
-            why = "; ".join(f"{r} ({n} tensor{'s' if n != 1 else ''})" for r, n in reasons.items())
-            notes.append(f"- {name} skipped {skipped.get('count', 0)} source tensor(s): {why}.")
-        if t.get("adapters"):
-            notes.append(f"- {name} added: {', '.join(t['adapters'])}.")
-        if t.get("note"):
-            notes.append(f"- {name}: {t['note']}.")
-        steps = t.get("distillation_steps")
-        if steps is not None or "distillation" in str(t.get("transferred") or ""):
-            n = f"{steps:,} " if isinstance(steps, int) and not isinstance(steps, bool) else ""
+        if t.skipped.reasons:
+            why = "; ".join(
+                f"{r} ({n} tensor{'s' if n != 1 else ''})" for r, n in t.skipped.reasons.items()
+            )
+            notes.append(f"- {name} skipped {t.skipped.count} source tensor(s): {why}.")
+        if t.adapters:
+            notes.append(f"- {name} added: {', '.join(t.adapters)}.")
+        if t.note:
+            notes.append(f"- {name}: {t.note}.")
+        steps = t.distillation_steps
+        if steps is not None or "distillation" in (t.transferred or ""):
+            n = f"{steps:,} " if steps is not None else ""
             notes.append(
                 f"- {name}: its {n}distillation env steps count toward its budget (its curve "
                 "includes them), so it is compared with the baseline at equal env steps."
