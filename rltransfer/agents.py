@@ -33,7 +33,7 @@ from rltransfer.errors import did_you_mean
 from rltransfer.multitask import MultiTaskPolicy, is_task_space
 from rltransfer.vision.cache import find_feature_env
 from rltransfer.vision.groups import GROUPED
-from rltransfer.vision.plan import resolve_setup
+from rltransfer.vision.plan import VisionSetup, resolve_setup
 from rltransfer.vision.registry import get_entry
 from rltransfer.vision.sb3 import VisionExtractor, finish_model
 
@@ -249,6 +249,24 @@ def _is_image(encoder: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class AgentRecipe:
+    """Everything a fresh agent is built from, resolved once per run and passed to
+    :func:`build_agent`: the algorithm, its SB3 hyperparameters (with rl-zoo3's ``n_envs`` and
+    ``normalize``, which the env build has used), the architecture, the seed and the torch
+    device. ``setup``: the run's ``rltransfer.vision.VisionSetup`` when ``prepare_env`` built
+    the env (its policy is then the one used); ``heads``: a multi-task source's output layers
+    (``multi`` | ``conditioned``)."""
+
+    algo: str
+    hyperparams: dict[str, Any]
+    policy: PolicySpec
+    seed: int
+    device: str
+    setup: VisionSetup | None = None
+    heads: str | None = None
+
+
 def build_model(
     algo: str,
     env: Any,
@@ -260,21 +278,29 @@ def build_model(
     device: str,
     policy: PolicySpec | None = None,
     heads: str | None = None,
-    setup: Any | None = None,
+    setup: VisionSetup | None = None,
 ) -> BaseAlgorithm:
-    """A fresh SB3 model for ``env`` (a VecEnv) with the study's architecture and seed.
+    """:func:`build_agent` with the recipe's parts as keywords; the architecture is
+    ``setup.policy``, else ``policy``, else ``encoder`` with ``net_arch``."""
+    spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
+    recipe = AgentRecipe(algo, hyperparams, spec, seed, device, setup=setup, heads=heads)
+    return build_agent(recipe, env)
 
-    The encoder comes from ``setup``, the run's ``rltransfer.vision.VisionSetup`` (from
-    ``rltransfer.vision.prepare_env``, with the env it wrapped); otherwise from ``policy`` (or
-    ``encoder`` and ``net_arch``), resolved here without a feature cache. Every encoder goes
-    through one adapter, ``rltransfer.vision.VisionExtractor``; with a cached (frozen) encoder
-    the env already yields features and the policy is an MLP on them.
+
+def build_agent(recipe: AgentRecipe, env: Any) -> BaseAlgorithm:
+    """A fresh SB3 model for ``env`` (a VecEnv) from ``recipe``.
+
+    The encoder comes from ``recipe.setup`` (from ``rltransfer.vision.prepare_env``, with the
+    env it wrapped); otherwise from ``recipe.policy``, resolved here without a feature cache.
+    Every encoder goes through one adapter, ``rltransfer.vision.VisionExtractor``; with a cached
+    (frozen) encoder the env already yields features and the policy is an MLP on them.
 
     A multi-task env (observations ``{"obs", "task"}``, ``rltransfer.multitask``) gets a
-    ``MultiTaskPolicy`` (PPO and A2C) with ``heads`` (``multi`` | ``conditioned``, default
-    ``multi``) task-specific output layers; its encoder reads ``obs["obs"]``, never cached.
+    ``MultiTaskPolicy`` (PPO and A2C) with ``recipe.heads`` (default ``multi``) task-specific
+    output layers; its encoder reads ``obs["obs"]``, never cached.
     """
-    spec = setup.policy if setup is not None else policy or PolicySpec(encoder, net_arch=net_arch)
+    algo, hyperparams, spec, setup = recipe.algo, recipe.hyperparams, recipe.policy, recipe.setup
+    heads, seed, device = recipe.heads, recipe.seed, recipe.device
     cached = find_feature_env(env) is not None
     box = isinstance(env.observation_space, gym.spaces.Box)
     multitask = is_task_space(env.observation_space)

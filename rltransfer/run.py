@@ -21,9 +21,9 @@ import gymnasium as gym
 import stable_baselines3
 import torch
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from rltransfer.agents import build_model, resolve_device
+from rltransfer.agents import AgentRecipe, build_agent, resolve_device
 from rltransfer.alarm import NegativeTransferAlarm
 from rltransfer.config.spec import WandbSpec
 from rltransfer.environments import make_env
@@ -76,15 +76,15 @@ def _source_model_path(spec: RunSpec) -> str | None:
     return str(Path(spec.source_dir) / MODEL_FILE) if spec.source_dir else None
 
 
-def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any, Any]:
-    """The run's training env, its ``BuildPlan`` (which ``method`` may have changed) and its
-    vision setup (``rltransfer.vision.VisionSetup``, None for non-image, non-Box
-    observations), which the model build takes explicitly."""
+def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[VecEnv, AgentRecipe]:
+    """The run's training env and the recipe of its agent: the ``BuildPlan`` after ``method``
+    changed it, resolved with the run's vision setup (``rltransfer.vision.VisionSetup``, None
+    for non-image, non-Box observations), seed and device."""
 
     n_envs = int(spec.hyperparams.get("n_envs", 1))
     if spec.envs:  # multi-task source: n_envs copies of each task, observations {"obs", "task"}
         return _make_multitask_env(spec, n_envs)
-    venv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
+    venv: VecEnv = DummyVecEnv([lambda: Monitor(make_env(spec.env)) for _ in range(n_envs)])
     plan = BuildPlan(
         spec.algo,
         spec.policy,
@@ -107,18 +107,13 @@ def _make_train_env(spec: RunSpec, method: Any, source: Any) -> tuple[Any, Any, 
             source=_source_model_path(spec),
             extra=plan.extractor,
         )
-    normalize = plan.hyperparams.get("normalize", False)
-    if normalize:
-        kwargs = dict(normalize) if isinstance(normalize, dict) else {}
-        kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
-        venv = VecNormalize(venv, **kwargs)
-    return venv, plan, setup
+    return _normalized(venv, plan.hyperparams), _recipe(spec, plan, setup, device)
 
 
-def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any, Any]:
-    """A multi-task source's training env (``rltransfer.multitask.make_task_vec_env``) with its
-    vision setup (never a feature cache: the encoder runs in the policy) and VecNormalize on
-    ``obs`` only."""
+def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[VecEnv, AgentRecipe]:
+    """A multi-task source's training env (``rltransfer.multitask.make_task_vec_env``) and its
+    agent's recipe, whose vision setup has no feature cache (the encoder runs in the policy);
+    VecNormalize on ``obs`` only."""
 
     venv = make_task_vec_env(spec.envs, n_envs)
     plan = BuildPlan(
@@ -127,13 +122,27 @@ def _make_multitask_env(spec: RunSpec, n_envs: int) -> tuple[Any, Any, Any]:
     setup = resolve_setup(plan.policy, venv.observation_space["obs"])
     setup.cached = False
     setup.report["cached"] = False
-    normalize = plan.hyperparams.get("normalize", False)
-    if normalize:
-        kwargs = dict(normalize) if isinstance(normalize, dict) else {}
-        kwargs.setdefault("gamma", plan.hyperparams.get("gamma", 0.99))
-        kwargs.setdefault("norm_obs_keys", ["obs"])
-        venv = VecNormalize(venv, **kwargs)
-    return venv, plan, setup
+    device = resolve_device(spec.device, plan.policy.encoder)
+    venv = _normalized(venv, plan.hyperparams, norm_obs_keys=["obs"])
+    return venv, _recipe(spec, plan, setup, device)
+
+
+def _normalized(venv: VecEnv, hyperparams: dict[str, Any], **defaults: Any) -> VecEnv:
+    """``venv`` in VecNormalize when the hyperparameters ask (rl-zoo3's ``normalize``: true or
+    its kwargs; ``gamma`` defaults to the algorithm's)."""
+    normalize = hyperparams.get("normalize", False)
+    if not normalize:
+        return venv
+    kwargs = {**defaults, **(dict(normalize) if isinstance(normalize, dict) else {})}
+    kwargs.setdefault("gamma", hyperparams.get("gamma", 0.99))
+    return VecNormalize(venv, **kwargs)
+
+
+def _recipe(spec: RunSpec, plan: BuildPlan, setup: Any, device: str) -> AgentRecipe:
+    policy = setup.policy if setup is not None else plan.policy
+    return AgentRecipe(
+        plan.algo, plan.hyperparams, policy, spec.seed, device, setup=setup, heads=spec.heads
+    )
 
 
 def _source_artifact(spec: RunSpec) -> Any:
@@ -208,24 +217,13 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
 
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
-    device = resolve_device(spec.device, spec.policy.encoder)
     method = None
     if spec.method is not None:
         cls = method_class(spec.method.method, "method")
         method = cls(cls.parse_options(spec.method.options, "options"))
     source = _source_artifact(spec)
-    env, plan, setup = _make_train_env(spec, method, source)
-    model = build_model(
-        spec.algo,
-        env,
-        hyperparams=plan.hyperparams,
-        encoder=plan.policy.encoder,
-        net_arch=plan.policy.net_arch,
-        seed=spec.seed,
-        device=device,
-        heads=spec.heads,
-        setup=setup,
-    )
+    env, recipe = _make_train_env(spec, method, source)
+    model = build_agent(recipe, env)
     transfer = TransferRecord("nothing (source training)")
     with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
         tracker = open_run_tracker(
@@ -304,9 +302,9 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
         "algo": spec.algo,
         "timesteps": spec.timesteps,
         "env_steps_trained": int(model.num_timesteps),
-        "device": device,
+        "device": recipe.device,
         "transfer": transfer.to_json(),
-        "vision": setup.report if setup is not None else None,
+        "vision": recipe.setup.report if recipe.setup is not None else None,
         "source_eval": on_source.describe() if on_source is not None else None,
         **({"zero_shot": zero_shot} if zero_shot is not None else {}),
         "alarms": recorder.alarms,

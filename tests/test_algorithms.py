@@ -90,3 +90,25 @@ def test_image_encoders_get_linear_heads_unless_asked(net_arch, expected_layers)
     )
     layers = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
     assert len(layers) == expected_layers
+
+
+def test_an_agent_recipe_builds_what_the_keywords_build():
+    """``build_model``'s keywords are a recipe: the same seed gives the same fresh weights, and
+    the recipe's architecture is used whole (here ``share_features_extractor``)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from rltransfer.agents import AgentRecipe, build_agent, build_model
+    from rltransfer.config.spec import EnvSpec, PolicySpec
+    from rltransfer.environments import make_env
+
+    def env():
+        return DummyVecEnv([lambda: make_env(EnvSpec("rltransfer/CartPole-v0", {}))])
+
+    hp = {"n_steps": 16, "batch_size": 16}
+    policy = PolicySpec("mlp", net_arch=[8], share_features_extractor=False)
+    recipe = AgentRecipe("ppo", hp, policy, seed=3, device="cpu")
+    built = build_agent(recipe, env())
+    keywords = build_model("ppo", env(), hyperparams=hp, policy=policy, seed=3, device="cpu")
+    a, b = built.policy.state_dict(), keywords.policy.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert built.policy.share_features_extractor is False
