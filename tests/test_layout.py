@@ -96,10 +96,10 @@ def test_normalize_json_stores_the_vecnormalize_settings(tmp_path):
         policy=PolicySpec(net_arch=[8]), eval=EvalSpec(), eval_seed=0, device="cpu",
         out_dir=str(tmp_path), study="t",
     )  # fmt: skip
-    env, plan, _ = _make_train_env(spec, None, None)
+    env, recipe = _make_train_env(spec, None, None)
     assert isinstance(env, VecNormalize) and env.clip_obs == 5.0
     model = build_model(
-        "ppo", env, hyperparams=plan.hyperparams, net_arch=[8], seed=0, device="cpu"
+        "ppo", env, hyperparams=recipe.hyperparams, net_arch=[8], seed=0, device="cpu"
     )
     _save_model(model, tmp_path)
     stats = json.loads((tmp_path / layout.NORMALIZE_FILE).read_text())

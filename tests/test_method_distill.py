@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import rltransfer.envs  # noqa: F401  (registers the families)
 from rltransfer import run_study
-from rltransfer.agents import build_model
+from rltransfer.agents import build_agent, build_model
 from rltransfer.cli import main
 from rltransfer.config.parse import parse_dataclass
 from rltransfer.config.spec import EnvSpec, EvalSpec, PolicySpec
@@ -80,11 +80,8 @@ def _setup(
         policy=parse_dataclass(PolicySpec, policy or {"net_arch": [64, 64]}, "policy"),
         eval=EvalSpec(), eval_seed=0, device="cpu", out_dir="unused", study="test",
     )  # fmt: skip
-    venv, plan, _ = _make_train_env(spec, method, source)
-    model = build_model(
-        algo, venv, hyperparams=plan.hyperparams, encoder=plan.policy.encoder,
-        net_arch=plan.policy.net_arch, seed=seed, device="cpu",
-    )  # fmt: skip
+    venv, recipe = _make_train_env(spec, method, source)
+    model = build_agent(recipe, venv)
     ctx = TransferContext(model, venv, source)
     return method, ctx, method.apply(ctx).to_json()
 
