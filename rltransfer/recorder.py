@@ -19,6 +19,7 @@ import numpy as np
 from rltransfer.alarm import NegativeTransferAlarm
 from rltransfer.analysis.curves import Curve, write_curve
 from rltransfer.layout import CURVE_FILE, PARTIAL_CURVE_FILE
+from rltransfer.stopwatch import Stopwatch
 from rltransfer.tracking import RunTracker
 
 log = logging.getLogger("rltransfer")
@@ -34,11 +35,13 @@ class CurveRecorder:
         stop_on_alarm: bool = False,
         on_source: Callable[[Any], tuple[float, float, int]] | None = None,
         columns: Callable[[], dict[str, float]] | None = None,
+        watch: Stopwatch | None = None,
     ):
         """``evaluate(model)`` and ``on_source(model)`` return (mean return, std, episodes) on
         the target and on the source env; ``on_source`` is None unless ``eval.on_source``.
         ``columns()``, called after each ``evaluate``, gives extra curve columns (e.g.
-        ``task0_return_mean``); the same columns at every point."""
+        ``task0_return_mean``); the same columns at every point. ``watch`` times the
+        evaluations (``eval``) and the curve writes (``io``)."""
         self.out = out
         self.evaluate = evaluate
         self.tracker = tracker
@@ -46,6 +49,7 @@ class CurveRecorder:
         self.stop_on_alarm = stop_on_alarm
         self.on_source = on_source
         self.columns = columns
+        self.watch = watch or Stopwatch()
         self.extra_points: list[dict[str, float]] = []
         self.points: list[tuple[int, float, float, int]] = []
         self.source_points: list[tuple[float, float, int]] = []
@@ -72,9 +76,10 @@ class CurveRecorder:
 
     def record(self, model: Any, t: int) -> bool:
         """Evaluate ``model`` at grid point ``t``; return False when training should stop."""
-        mean, std, n = self.evaluate(model)
-        columns = self.columns() if self.columns is not None else None
-        source = self.on_source(model) if self.on_source is not None else None
+        with self.watch.section("eval"):
+            mean, std, n = self.evaluate(model)
+            columns = self.columns() if self.columns is not None else None
+            source = self.on_source(model) if self.on_source is not None else None
         self.points.append((t, mean, std, n))
         if source is not None:
             self.source_points.append(source)
@@ -83,8 +88,9 @@ class CurveRecorder:
             self.tracker.log_eval(t, mean, std, n, source=source, extra=columns)
         else:
             self.tracker.log_eval(t, mean, std, n, source=source)
-        write_curve(self.out / PARTIAL_CURVE_FILE, self.curve())
-        message = self.alarm.check(self.points) if self.alarm is not None else None
+        with self.watch.section("io"):  # the alarm reads the baseline's partial curve
+            write_curve(self.out / PARTIAL_CURVE_FILE, self.curve())
+            message = self.alarm.check(self.points) if self.alarm is not None else None
         if message is None:
             return True
         log.warning(message)

@@ -51,6 +51,7 @@ from rltransfer.methods import BuildPlan, SourceArtifact, TransferContext, metho
 from rltransfer.multitask import make_task_vec_env
 from rltransfer.multitask.evaluation import MultiTaskEvaluator
 from rltransfer.recorder import CurveRecorder
+from rltransfer.stopwatch import Stopwatch
 from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
 from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
 from rltransfer.transfer_record import TransferRecord, as_record
@@ -194,11 +195,12 @@ def execute_run(
     Returns the run's meta. A crash is recorded (``traceback.txt`` and a ``failed`` meta) and
     re-raised, so the caller can count it; the other runs are unaffected.
     """
+    watch = Stopwatch()
     out = Path(spec.out_dir)
     prepare_run_folder(out, spec.run_id)
     started = time.time()
     try:
-        meta = _train(spec, out, progress)
+        meta = _train(spec, out, progress, watch)
     except BaseException as e:
         atomic_write_text(out / TRACEBACK_FILE, traceback.format_exc())
         atomic_write_json(
@@ -209,21 +211,29 @@ def execute_run(
     # Unix time the run started: with ``wall_time_s``, when each run ran (e.g. concurrency)
     meta["started_at"] = round(started, 3)
     meta["wall_time_s"] = round(time.time() - started, 3)
+    meta["timing"] = watch.report()  # the final write of meta.json itself is not in it
     atomic_write_json(out / META_FILE, meta)
     return meta
 
 
-def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None) -> dict[str, Any]:
-
+def _train(
+    spec: RunSpec,
+    out: Path,
+    progress: Callable[[str, int], None] | None,
+    watch: Stopwatch,
+) -> dict[str, Any]:
+    """The run itself, timed by ``watch``: ``setup`` (envs, agent, the method's changes),
+    ``train``, ``eval``, ``wandb`` and ``io`` (curves, model, statistics)."""
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
-    method = None
-    if spec.method is not None:
-        cls = method_class(spec.method.method, "method")
-        method = cls(cls.parse_options(spec.method.options, "options"))
-    source = _source_artifact(spec)
-    env, recipe = _make_train_env(spec, method, source)
-    model = build_agent(recipe, env)
+    with watch.section("setup"):
+        method = None
+        if spec.method is not None:
+            cls = method_class(spec.method.method, "method")
+            method = cls(cls.parse_options(spec.method.options, "options"))
+        source = _source_artifact(spec)
+        env, recipe = _make_train_env(spec, method, source)
+        model = build_agent(recipe, env)
     transfer = TransferRecord("nothing (source training)")
     with contextlib.ExitStack() as cleanup:  # every close runs, even when one of them fails
         tracker = open_run_tracker(
@@ -235,58 +245,68 @@ def _train(spec: RunSpec, out: Path, progress: Callable[[str, int], None] | None
             job_type=spec.role,
             config={**spec.config, "run": {"method": spec.label, "seed": spec.seed}},
             tags=run_tags(spec.role, spec.label),
+            watch=watch,
         )
         outcome: dict[str, Any] = {"summary": None, "exit_code": 1}
         cleanup.callback(lambda: tracker.finish(outcome["summary"], outcome["exit_code"]))
         context = TransferContext(model, env, source, log=tracker.log_method)
-        if method is not None:
-            transfer = as_record(method.apply(context))
-        if spec.envs:
-            evaluator: Any = MultiTaskEvaluator(spec.envs, spec.eval, spec.eval_seed, train_env=env)
-        else:
-            evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
-        cleanup.callback(evaluator.close)
-        attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*: progress.csv
-        cleanup.callback(close_sb3_logger, model)  # before the tracker finishes (LIFO)
-        alarm = None
-        if spec.baseline_dir is not None:
-            alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
-        on_source = None
-        if spec.source_env is not None:
-            on_source = SourceEvaluator(spec.source_env, spec.eval, spec.eval_seed, train_env=env)
-            cleanup.callback(on_source.close)
+        with watch.section("setup"):
+            if method is not None:
+                transfer = as_record(method.apply(context))
+            if spec.envs:
+                evaluator: Any = MultiTaskEvaluator(
+                    spec.envs, spec.eval, spec.eval_seed, train_env=env
+                )
+            else:
+                evaluator = Evaluator(spec.env, spec.eval, spec.eval_seed, train_env=env)
+            cleanup.callback(evaluator.close)
+            attach_sb3_logger(model, out, tracker)  # SB3's train/*, rollout/*, time/*
+            cleanup.callback(close_sb3_logger, model)  # before the tracker finishes (LIFO)
+            alarm = None
+            if spec.baseline_dir is not None:
+                alarm = NegativeTransferAlarm(Path(spec.baseline_dir), threshold=spec.threshold)
+            on_source = None
+            if spec.source_env is not None:
+                on_source = SourceEvaluator(
+                    spec.source_env, spec.eval, spec.eval_seed, train_env=env
+                )
+                cleanup.callback(on_source.close)
         recorder = CurveRecorder(
             out, evaluator, tracker, alarm, stop_on_alarm=spec.stop_on_negative,
-            on_source=on_source, columns=evaluator.columns if spec.envs else None,
+            on_source=on_source, columns=evaluator.columns if spec.envs else None, watch=watch,
         )  # fmt: skip
         recorder.record(model, 0)
         grid = eval_grid(spec.timesteps, spec.eval.every)
         report = (lambda t: progress(spec.run_id, t)) if progress else None
         clock = GridClock(grid, lambda t: recorder.record(model, t), report)
         used = 0
-        if method is not None:  # e.g. distillation: its env steps count toward the budget
-            used = method.before_learning(context, spec.timesteps, clock.advance)
-            model.num_timesteps = used
-        callbacks = [EvalGridCallback(clock), *(method.callbacks() if method else [])]
-        if used < spec.timesteps and not recorder.stopped_early:
-            model.learn(
-                total_timesteps=spec.timesteps - used,
-                callback=callbacks,
-                reset_num_timesteps=used == 0,
-                progress_bar=False,
-            )
+        with watch.section("train"):  # less the evaluations, W&B calls and writes inside
+            if method is not None:  # e.g. distillation: its env steps count toward the budget
+                used = method.before_learning(context, spec.timesteps, clock.advance)
+                model.num_timesteps = used
+            callbacks = [EvalGridCallback(clock), *(method.callbacks() if method else [])]
+            if used < spec.timesteps and not recorder.stopped_early:
+                model.learn(
+                    total_timesteps=spec.timesteps - used,
+                    callback=callbacks,
+                    reset_num_timesteps=used == 0,
+                    progress_bar=False,
+                )
         if not recorder.stopped_early:
             recorder.record(model, spec.timesteps)
         if method is not None:  # while the tracker is open: a method may log its last points
-            transfer = transfer.with_facts(method.after_training(model))
+            with watch.section("train"):
+                transfer = transfer.with_facts(method.after_training(model))
         zero_shot = None
         if spec.zero_shot_env is not None:  # a source run: its agent on the target task
             seed = spec.eval_seed if spec.zero_shot_seed is None else spec.zero_shot_seed
-            zero_shot = zero_shot_return(model, spec.zero_shot_env, spec.eval, seed, env)
+            with watch.section("eval"):
+                zero_shot = zero_shot_return(model, spec.zero_shot_env, spec.eval, seed, env)
         outcome["summary"] = {"final_return": recorder.points[-1][1]}
         outcome["exit_code"] = 0
-    recorder.finish()
-    _save_model(model, out)
+    with watch.section("io"):
+        recorder.finish()
+        _save_model(model, out)
     env.close()
     return {
         "run_id": spec.run_id,

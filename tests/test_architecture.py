@@ -15,7 +15,17 @@ import rltransfer
 PACKAGE = Path(rltransfer.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "io", "seeds", "layout", "paths", "progress", "checkpoints", "transfer_record"),
+    (
+        "errors",
+        "io",
+        "seeds",
+        "layout",
+        "paths",
+        "progress",
+        "checkpoints",
+        "transfer_record",
+        "stopwatch",
+    ),
     ("config",),
     ("analysis",),
     ("report",),

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rltransfer.config.spec import WandbSpec
+from rltransfer.stopwatch import Stopwatch
 from rltransfer.tracking.resolve import resolve_wandb, sync_command
 
 NEGATIVE_TAG = "negative-transfer"
@@ -95,12 +98,29 @@ def _init(spec: WandbSpec, root: Path, **kwargs: Any) -> Any:
     return wandb.init(mode="offline", settings=_settings(), **args)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _timed(method: F) -> F:
+    """A ``RunTracker`` method whose calls its stopwatch counts as ``wandb``."""
+
+    @wraps(method)
+    def timed(self: RunTracker, *args: Any, **kwargs: Any) -> Any:
+        with self.watch.section("wandb"):
+            return method(self, *args, **kwargs)
+
+    return timed  # type: ignore[return-value]
+
+
 class RunTracker:
-    """Logs one training run's evaluation curve; does nothing when W&B is disabled."""
+    """Logs one training run's evaluation curve; does nothing when W&B is disabled. ``watch``
+    counts the time of its calls as ``wandb``."""
 
-    def __init__(self, run: Any | None):
+    def __init__(self, run: Any | None, watch: Stopwatch | None = None):
         self.run = run
+        self.watch = watch or Stopwatch()
 
+    @_timed
     def log_eval(
         self,
         timesteps: int,
@@ -128,6 +148,7 @@ class RunTracker:
                 row["eval/" + key.replace("_", "/", 1)] = value
             self.run.log(row)
 
+    @_timed
     def log_method(self, timesteps: int, metrics: dict[str, float]) -> None:
         """A transfer method's own quantities (a reuse probability, a distillation loss, …),
         logged as ``transfer/<name>`` against ``timesteps``."""
@@ -136,12 +157,14 @@ class RunTracker:
                 {"timesteps": timesteps, **{f"transfer/{k}": v for k, v in metrics.items()}}
             )
 
+    @_timed
     def log_sb3(self, timesteps: int, values: dict[str, float]) -> None:
         """One dump of stable-baselines3's logger (``train/*``, ``rollout/*``, ``time/*``)
         against ``timesteps``."""
         if self.run is not None:
             self.run.log({"timesteps": timesteps, **values})
 
+    @_timed
     def alert(self, title: str, text: str) -> None:
         """A W&B alert (e-mail or Slack when online; recorded in the run when offline)."""
         if self.run is not None:
@@ -149,6 +172,7 @@ class RunTracker:
 
             self.run.alert(title=title, text=text, level=wandb.AlertLevel.WARN)
 
+    @_timed
     def finish(self, summary: dict[str, Any] | None = None, exit_code: int = 0) -> None:
         if self.run is not None:
             for k, v in (summary or {}).items():
@@ -167,9 +191,26 @@ def open_run_tracker(
     job_type: str,
     config: dict[str, Any],
     tags: list[str],
+    watch: Stopwatch | None = None,
 ) -> RunTracker:
+    """The tracker of one run; ``watch`` times ``wandb.init`` and every later call."""
+    watch = watch or Stopwatch()
     if _disabled(spec):
-        return RunTracker(None)
+        return RunTracker(None, watch)
+    with watch.section("wandb"):
+        return RunTracker(_open_run(spec, root, run_id, name, group, job_type, config, tags), watch)
+
+
+def _open_run(
+    spec: WandbSpec,
+    root: Path,
+    run_id: str,
+    name: str,
+    group: str,
+    job_type: str,
+    config: dict[str, Any],
+    tags: list[str],
+) -> Any:
     run = _init(
         spec,
         root,
@@ -185,7 +226,7 @@ def open_run_tracker(
     run.define_metric("timesteps")
     for prefix in STEP_METRICS:
         run.define_metric(f"{prefix}/*", step_metric="timesteps")
-    return RunTracker(run)
+    return run
 
 
 def run_tags(role: str, label: str) -> list[str]:
