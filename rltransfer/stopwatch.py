@@ -43,7 +43,7 @@ class Stopwatch:
                 self._open[-1][1] += elapsed
 
     def report(self) -> dict[str, Any]:
-        """``{"seconds": {section: s, ..., "other": s}, "total_s", "process_age_s",
+        """``{"seconds": {section: s, ..., "other": s}, "total_s", "process_age_s", "pid",
         "peak_rss_mb"}``: seconds since the stopwatch started, the process's age at that start
         (mostly imports, for a worker's first run) and its peak resident memory so far (MiB;
         a worker's runs share it)."""
@@ -54,6 +54,7 @@ class Stopwatch:
             "seconds": seconds,
             "total_s": round(total, 4),
             "process_age_s": self.process_age,
+            "pid": os.getpid(),
             "peak_rss_mb": peak_rss_mb(),
         }
 
