@@ -85,3 +85,13 @@ def method_rng(seed: int, method: str, stream: int = 0) -> np.random.Generator:
     method, or another accounting, does not change this method's intervals."""
     key = [seed, zlib.crc32(method.encode("utf-8"))] + ([stream] if stream else [])
     return np.random.default_rng(key)
+
+
+RESERVOIR_SEED_OFFSET = 40_000
+"""Distillation's reservoir draws (which visited states its bounded dataset keeps): run seed +
+this (``rltransfer.methods.distill_dataset``). It seeds a numpy generator, not an env."""
+
+
+def reservoir_seed(run_seed: int) -> int:
+    """Distillation's reservoir generator (``RESERVOIR_SEED_OFFSET``)."""
+    return run_seed + RESERVOIR_SEED_OFFSET

@@ -262,6 +262,9 @@ def test_distill_study_end_to_end_with_an_rl_phase(tiny_study, write_study, tmp_
     assert t["distillation_steps"] == 256 and t["rl_steps"] == 128 and t["counted_in_budget"]
     assert set(t["agreement"]) == {"initial", "distilled", "final"}
     assert set(t["return"]) == {"initial", "distilled", "final"}
+    data = t["dataset"]  # the default bound (2048 MB) is far above 256 CartPole states: all kept
+    assert data["visited"] == data["states"] == 256 and not data["sampled"]
+    assert data["bound"]["memory_mb"] == 2048 and data["bound"]["states"] > 256
     rows = (run / "curve.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [0, 128, 256, 384]  # 128, 256: distillation
     assert all(int(r.split(",")[3]) == 3 for r in rows)  # every point evaluated (3 episodes)
@@ -300,6 +303,8 @@ PIXEL_TARGET = {
         ({"beta": 1.5}, None, "methods[1].beta", "[0, 1]"),
         ({"teacher": {"temperature": 0}}, None, "methods[1].teacher.temperature", "> 0"),
         ({"heldout": {"steps": -1}}, None, "methods[1].heldout.steps", ">= 0"),
+        ({"memory_mb": 0}, None, "methods[1].memory_mb", "> 0 (MB; null: no bound)"),
+        ({"max_states": -1}, None, "methods[1].max_states", ">= 1"),
         ({"teacher_obs": "pixels"}, None, "methods[1].teacher_obs", "same, state"),
         ({"teacher_obs": "state"}, None, "methods[1].teacher.policy", "the study's policy"),
         ({}, {"target": {"env": PIXEL_TARGET, "timesteps": 384}}, "methods[1].teacher_obs",

@@ -25,6 +25,11 @@ the rounds before, as SB3 evaluates mid-rollout), so the curve compares with scr
 steps. ``rl: false``: nothing trains after distillation; the rest of the budget is left unused
 and its grid points evaluate the distilled student.
 
+Memory: the dataset is bounded (``memory_mb``, default 2048 MB, and ``max_states``); past the
+bound it keeps a uniform sample of every state visited (a reservoir, seeded from the run's seed:
+``rltransfer.seeds.reservoir_seed``), each with the labels the teacher gave it when visited; below
+it, every state, exactly as an unbounded dataset. With ``rl: true`` it is released before RL.
+
 Cross-modal (``teacher_obs: state``): the teacher reads ``info["state"]`` (the env's state
 vector, e.g. from the ``StateInInfo`` wrapper before the pixel wrappers) while the student
 observes pixels; the student is evaluated on pixels only.
@@ -59,7 +64,6 @@ from rltransfer.methods.base import (
     TransferMethod,
 )
 from rltransfer.methods.distill_core import (
-    Dataset,
     agreement,
     distill_loss,
     env_actions,
@@ -67,8 +71,9 @@ from rltransfer.methods.distill_core import (
     student_distribution,
     teacher_labels,
 )
+from rltransfer.methods.distill_dataset import Dataset
 from rltransfer.methods.teacher import Teacher, check_teacher_policy, load_teacher
-from rltransfer.seeds import heldout_seed, return_seed
+from rltransfer.seeds import heldout_seed, reservoir_seed, return_seed
 from rltransfer.transfer_record import TransferRecord
 from rltransfer.vision.sb3 import sync_target_networks
 
@@ -234,7 +239,7 @@ class Distill(TransferMethod):
         facts["heldout"] = {"states": int(len(self.heldout["action"])), "episodes": 0}
         facts["return"] = {"initial": self._evaluate_return()}
 
-        self.data = Dataset()
+        self.data = self._dataset(vec_total * n_envs, seed)
         params = [p for p in self._trained_module().parameters() if p.requires_grad]
         self._optimizer = torch.optim.Adam(params, lr=o.lr)
         ctx.env.seed(seed)
@@ -258,21 +263,18 @@ class Distill(TransferMethod):
             ctx.log(t, metrics)
 
         sync_target_networks(ctx.model.policy)  # the RL phase's targets: the distilled net
-        arrays = self.data.arrays() if len(self.data) else None
         facts["distillation_steps"] = t
         facts["budget"] = budget
         facts["counted_in_budget"] = True
         facts["rounds"] = len(losses)
         facts["distill_loss"] = {"first": losses[0], "last": losses[-1]} if losses else None
-        facts["dataset"] = {
-            "states": len(self.data),
-            "student_acted": float(arrays["student"].mean()) if arrays is not None else None,
-            "episodes_ended": self.data.episodes_ended,
-        }
+        facts["dataset"] = self.data.facts()
         facts["agreement"]["distilled"] = self._agreement()
         facts["return"]["distilled"] = self._evaluate_return()
         facts["heldout"]["episodes"] = o.heldout.episodes
         ctx.env.seed(seed)  # the RL phase starts from a reset with the run's seed
+        if o.rl:
+            self.data.release()  # SB3's learn does not need it: free the memory for its buffers
         if stopped:
             facts["stopped_early"] = True
             return t
@@ -281,6 +283,12 @@ class Distill(TransferMethod):
             advance(budget)  # the rest of the grid evaluates the distilled student
             return budget
         return t
+
+    def _dataset(self, expected: int, seed: int) -> Dataset:
+        """The empty dataset, bounded as ``memory_mb`` and ``max_states`` say; ``expected``:
+        the states the collection will visit."""
+        o, rng = self.options, np.random.default_rng(reservoir_seed(seed))
+        return Dataset(max_states=o.max_states, memory_mb=o.memory_mb, expected=expected, rng=rng)
 
     def _trained_module(self) -> torch.nn.Module:
         pol = self._model.policy

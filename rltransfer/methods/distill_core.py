@@ -1,5 +1,6 @@
-"""The pieces of ``distill`` that do not depend on the run: the teacher's labels, the aggregated
-dataset, the student's action distribution, the supervised loss and the action agreement.
+"""The pieces of ``distill`` that do not depend on the run: the teacher's labels, the student's
+action distribution, the supervised loss and the action agreement (the aggregated dataset:
+``rltransfer.methods.distill_dataset``).
 
 Labels are the teacher's action distribution, computed once when a state is visited (the teacher
 is frozen): categorical ``logits`` (PPO/A2C over a Discrete space; DQN: Q / temperature), or a
@@ -10,7 +11,7 @@ agreement compares with the student's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -58,54 +59,6 @@ def env_actions(dist: Distribution, space: gym.Space, deterministic: bool) -> np
     if isinstance(space, gym.spaces.Box):
         a = np.clip(a, space.low, space.high)
     return a
-
-
-@dataclass
-class Dataset:
-    """The aggregated distillation data: every state the collection visited, with its labels.
-
-    ``obs``: the student's observation as the env gave it, before VecNormalize (normalised with
-    the current statistics whenever the student reads it). ``acted``: the action the env
-    executed; ``student``: whether the student chose it (else the teacher); ``round``: the
-    collection round."""
-
-    obs: list[np.ndarray] = field(default_factory=list)
-    labels: list[Labels] = field(default_factory=list)
-    acted: list[np.ndarray] = field(default_factory=list)
-    student: list[np.ndarray] = field(default_factory=list)
-    round: list[np.ndarray] = field(default_factory=list)
-    episodes_ended: int = 0
-    _cache: dict[str, np.ndarray] | None = None
-
-    def add(
-        self, obs: np.ndarray, labels: Labels, acted: np.ndarray, student: np.ndarray, k: int
-    ) -> None:
-        self.obs.append(np.array(obs, copy=True))
-        self.labels.append(labels)
-        self.acted.append(np.asarray(acted))
-        self.student.append(np.asarray(student, dtype=bool))
-        self.round.append(np.full(len(student), k, dtype=np.int32))
-        self._cache = None
-
-    def __len__(self) -> int:
-        return int(sum(len(s) for s in self.student))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Everything concatenated: ``obs``, ``acted``, ``student``, ``round`` and the label
-        fields present (``action``, ``logits`` | ``mean`` + ``std``, ``value``)."""
-        if self._cache is None:
-            out = {
-                "obs": np.concatenate(self.obs),
-                "acted": np.concatenate(self.acted),
-                "student": np.concatenate(self.student),
-                "round": np.concatenate(self.round),
-            }
-            for name in ("action", "logits", "mean", "std", "value"):
-                parts = [getattr(lab, name) for lab in self.labels]
-                if parts and parts[0] is not None:
-                    out[name] = np.concatenate(parts)
-            self._cache = out
-        return self._cache
 
 
 def student_distribution(policy: Any, algo: str, obs: torch.Tensor, temperature: float) -> Any:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from rltransfer.config.parse import FieldError, join
 from rltransfer.methods.teacher_options import TeacherOptions
+
+DEFAULT_MEMORY_MB = 2048.0
+"""The dataset's default bound: 2 GiB of states (e.g. ~170k 64×64×3 uint8 frames with their
+labels), so that a long pixel distillation stays under 4 GB of process memory."""
 
 
 @dataclass
@@ -38,7 +43,12 @@ class DistillOptions:
     ``beta · beta_decay^k``. ``value``: also regress the value head on the teacher's (PPO/A2C).
     ``teacher``: how to rebuild the teacher (its ``policy`` when it differs from the study's, a DQN
     ``temperature``). ``teacher_obs``: ``same`` (the student's observations) or ``state`` (the
-    env's ``info["state"]``, for a state teacher and a pixel student)."""
+    env's ``info["state"]``, for a state teacher and a pixel student).
+
+    ``memory_mb`` (MB, 2^20 bytes) and ``max_states`` bound the aggregated dataset (the smaller
+    bound holds; null: none): once more states were visited than it holds, it keeps a uniform
+    sample of every state visited so far (a reservoir, ``rltransfer.methods.distill_dataset``);
+    below the bound, every state is kept, as without one."""
 
     mode: Literal["student", "teacher"] = "student"
     steps: int | None = None
@@ -56,6 +66,8 @@ class DistillOptions:
     teacher: TeacherOptions = field(default_factory=TeacherOptions)
     teacher_obs: Literal["same", "state"] = "same"
     heldout: HeldoutOptions = field(default_factory=HeldoutOptions)
+    memory_mb: float | None = DEFAULT_MEMORY_MB
+    max_states: int | None = None
 
     def check(self, path: str) -> None:
         if self.steps is not None and self.fraction is not None:
@@ -69,6 +81,12 @@ class DistillOptions:
                 raise FieldError(join(path, name), f"must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise FieldError(join(path, "lr"), f"must be > 0, got {self.lr}")
+        if self.memory_mb is not None and not 0 < self.memory_mb < math.inf:
+            raise FieldError(
+                join(path, "memory_mb"), f"must be > 0 (MB; null: no bound), got {self.memory_mb}"
+            )
+        if self.max_states is not None and self.max_states < 1:
+            raise FieldError(join(path, "max_states"), f"must be >= 1, got {self.max_states}")
         for name in ("beta", "beta_decay"):
             if not 0 <= getattr(self, name) <= 1:
                 raise FieldError(join(path, name), f"must be in [0, 1], got {getattr(self, name)}")
