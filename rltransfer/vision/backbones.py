@@ -9,7 +9,6 @@ so torchvision state dicts load by name. ``out_dim`` adds a trainable ``head`` (
 from __future__ import annotations
 
 from torch import nn
-from torchvision.models import get_model
 
 from rltransfer.vision.encoder import Encoder
 from rltransfer.vision.registry import register_encoder
@@ -79,6 +78,8 @@ def _builder(model_name: str):
 
     def build(in_shape: tuple[int, ...], out_dim: int | None = None) -> Encoder:
         """(B, C, H, W) → (B, features) with features = backbone channels or ``out_dim``."""
+        from torchvision.models import get_model  # torchvision costs ~1 s to import: on use
+
         model = get_model(model_name, weights=None)
         setattr(model, classifier, nn.Identity())
         if hasattr(model, "avgpool"):

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from rltransfer.vision.encoder import Encoder
 
@@ -90,6 +89,8 @@ class _Body(nn.Module):
 
 def tap_names(encoder: Encoder) -> list[str]:
     """Every valid tap: group names, module paths and graph nodes."""
+    from torchvision.models.feature_extraction import get_graph_node_names  # ~1 s: on use
+
     _, nodes = get_graph_node_names(_Body(encoder))
     modules = [n for n, _ in encoder.named_modules() if n.startswith(("trunk.", "head"))]
     return list(dict.fromkeys([*encoder.groups, *modules, *nodes]))
@@ -123,6 +124,8 @@ class FeatureReader(nn.Module):
             unknown = [t for t in self.taps if t not in tap_names(encoder)]
             if unknown:
                 raise ValueError(f"unknown taps of {encoder.name}: {', '.join(unknown)}")
+            from torchvision.models.feature_extraction import create_feature_extractor
+
             extractor = create_feature_extractor(
                 _Body(encoder), return_nodes={n: str(i) for i, n in enumerate(self.nodes)}
             )
