@@ -40,6 +40,8 @@ class EnvSpec:
 
 
 GROUP_MODES = ("freeze", "finetune", "reinit")
+DEFAULT_CACHE_MEMORY_MB = 512.0
+"""``policy.cache_memory_mb``'s default: the frozen-feature cache's store of distinct frames."""
 BASELINE = "scratch"
 """The method every other one is compared with, always in a study."""
 PAIRED = "paired"
@@ -159,7 +161,10 @@ class PolicySpec:
     ``.safetensors`` file | ``source`` (the source agent's encoder, for transfer runs).
     ``groups`` maps layer-group names (or ``all``) to a ``GroupSpec``. ``cache``: encode each
     observation once, outside the policy, when every group is frozen (``None`` = automatically
-    when possible). ``share_features_extractor``: one encoder for actor and critic (``None`` =
+    when possible). ``cache_memory_mb``: the memory (MB, 2**20 bytes) of the cache's
+    content-addressed store, where each distinct frame's features are kept so a frame seen
+    again is not encoded again (least recently used entries are evicted); 0 = no store, every
+    frame is encoded. ``share_features_extractor``: one encoder for actor and critic (``None`` =
     the algorithm's default, written into the resolved study).
     ``net_arch`` is a list of hidden sizes shared by the heads, or ``{pi: [...], vf: [...]}``
     (``{pi, qf}`` for SAC); ``None`` keeps the algorithm's default.
@@ -172,8 +177,16 @@ class PolicySpec:
     features: FeatureSpec = field(default_factory=FeatureSpec)
     preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
     cache: bool | None = None
+    cache_memory_mb: float = DEFAULT_CACHE_MEMORY_MB
     share_features_extractor: bool | None = None
     net_arch: list[int] | dict[str, list[int]] | None = None
+
+    def __post_init__(self) -> None:
+        # Run ids hash ``vars(policy)`` (``rltransfer.study``). The default budget is left out
+        # of the instance's ``__dict__`` (reads fall back to the class default), so studies
+        # that do not set it keep their run ids; ``asdict`` and the resolved study still show it.
+        if self.__dict__.get("cache_memory_mb") == DEFAULT_CACHE_MEMORY_MB:
+            del self.__dict__["cache_memory_mb"]
 
 
 @dataclass

@@ -161,6 +161,11 @@ def check_policy(spec: StudySpec, obs: SpaceInfo) -> None:
     """Check ``spec.policy`` against the target's observation space ``obs``; fill defaults."""
     policy = spec.policy
     entry = check_encoder_name(policy)
+    if policy.cache_memory_mb < 0:
+        raise FieldError(
+            "policy.cache_memory_mb",
+            f"must be >= 0 MB (0: no store, every frame encoded), got {policy.cache_memory_mb:g}",
+        )
     space = _space(obs)
     if space is None:
         default = PolicySpec()

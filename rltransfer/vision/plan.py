@@ -123,10 +123,11 @@ def prepare_env(
     extra: dict[str, Any] | None = None,
 ) -> tuple[Any, VisionSetup]:
     """Resolve the run's vision setup and wrap ``venv`` with the feature cache when it
-    applies. Returns the (possibly wrapped) env and the setup, which the model build takes
+    applies (its content-addressed store gets ``policy.cache_memory_mb``). Returns the
+    (possibly wrapped) env and the setup, which the model build takes
     (``rltransfer.agents.build_model(..., setup=)``)."""
     setup = resolve_setup(policy, venv.observation_space, source=source, extra=extra)
     if setup.cached:
         reader = build_cached_reader(setup, venv.observation_space, seed)
-        venv = FeatureVecEnv(venv, reader, device=device)
+        venv = FeatureVecEnv(venv, reader, device=device, memory_mb=policy.cache_memory_mb)
     return venv, setup
