@@ -24,15 +24,33 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, is_vecenv_wrapped
 
 Actor = Callable[[Any], np.ndarray]
 """Observations of the n copies (n, *obs_shape) or a dict of them → actions (n, *act_shape)."""
 
 
-def _policy_actions(policy: BasePolicy, obs: Any, deterministic: bool) -> np.ndarray:
+def _batch(obs: np.ndarray, space: spaces.Space) -> np.ndarray:
+    """``BasePolicy.obs_to_tensor``'s array for one (sub)space: images channel-first."""
+    obs = maybe_transpose(obs, space) if is_image_space(space) else np.asarray(obs)
+    return obs.reshape((-1, *space.shape))
+
+
+def _obs_tensor(policy: BasePolicy, obs: Any, device: torch.device) -> Any:
+    """``policy.obs_to_tensor(obs)[0]`` for a batch, with the device looked up once (SB3 finds
+    it through ``parameters()`` on every call)."""
+    space = policy.observation_space
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(_batch(v, space[k]), device=device) for k, v in obs.items()}
+    return torch.as_tensor(_batch(obs, space), device=device)
+
+
+def _policy_actions(
+    policy: BasePolicy, obs: Any, deterministic: bool, device: torch.device
+) -> np.ndarray:
     """``BasePolicy.predict``'s actions for a batch, without its per-call checks."""
-    tensor, _ = policy.obs_to_tensor(obs)
+    tensor = _obs_tensor(policy, obs, device)
     actions = policy._predict(tensor, deterministic=deterministic)
     actions = actions.cpu().numpy().reshape((-1, *policy.action_space.shape))
     space = policy.action_space
@@ -52,13 +70,14 @@ def actor(model: BaseAlgorithm, deterministic: bool) -> Actor:
     if not known or type(policy).predict is not BasePolicy.predict:
         return lambda obs: model.predict(obs, deterministic=deterministic)[0]
     policy.set_training_mode(False)
+    device = policy.device
     epsilon = isinstance(model, DQN) and not deterministic
 
     def act(obs: Any) -> np.ndarray:
         if epsilon and np.random.rand() < model.exploration_rate:  # as DQN.predict draws
             n = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
             return np.array([model.action_space.sample() for _ in range(n)])
-        return _policy_actions(policy, obs, deterministic)
+        return _policy_actions(policy, obs, deterministic, device)
 
     return act
 
