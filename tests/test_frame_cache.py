@@ -21,29 +21,31 @@ from rltransfer.vision.frame_cache import MB
 from rltransfer.vision.plan import build_cached_reader
 from rltransfer.vision.sb3 import build_reader
 
-PIXELGRID = EnvSpec("rltransfer/PixelGrid-v0", {"size": 32})
+PIXELGRID = EnvSpec("rltransfer/PixelGrid-v0", {"size": 32, "max_episode_steps": 9})
 
 
 class Recorder(VecEnvWrapper):
-    """Keeps every observation batch (and terminal observation) the wrapped env returns."""
+    """Keeps what the wrapped env returns: per reset or step, (terminal observations or None,
+    observations)."""
 
     def __init__(self, venv):
         super().__init__(venv)
-        self.batches: list[np.ndarray] = []
-        self.terminals: list[np.ndarray] = []
+        self.steps: list[tuple[np.ndarray | None, np.ndarray]] = []
 
     def reset(self):
         obs = self.venv.reset()
-        self.batches.append(obs.copy())
+        self.steps.append((None, obs.copy()))
         return obs
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
-        last = [info["terminal_observation"] for info in infos if "terminal_observation" in info]
-        if last:
-            self.terminals.append(np.stack(last))
-        self.batches.append(obs.copy())
+        self.steps.append((_terminals(infos), obs.copy()))
         return obs, rewards, dones, infos
+
+
+def _terminals(infos: list[dict]) -> np.ndarray | None:
+    last = [info["terminal_observation"] for info in infos if "terminal_observation" in info]
+    return np.stack(last) if last else None
 
 
 def _pixelgrid(n: int, seed: int) -> Recorder:
@@ -100,22 +102,27 @@ def test_training_and_evaluation_features_equal_encoding_every_frame(memory_mb, 
     evaluation = wrap_like(eval_rec, env)
     assert evaluation.store is cache.store and evaluation.reader is cache.reader
     rng = np.random.default_rng(0)
-    got_train, got_eval, got_terminal = [env.reset()], [evaluation.reset()], []
-    for _ in range(40):
-        got_train.append(env.step(rng.integers(0, 4, 2))[0])
-        obs, _, _, infos = evaluation.step(rng.integers(0, 4, 2))
-        got_eval.append(obs)
-        got_terminal += [i["terminal_observation"] for i in infos if "terminal_observation" in i]
-    # the oracle replays the same calls in the same order (training first, then evaluation)
-    for k, (a, b) in enumerate(zip(train_rec.batches, eval_rec.batches, strict=True)):
-        assert np.array_equal(got_train[k], _oracle(oracle, a, update=True)), f"train step {k}"
-        assert np.array_equal(got_eval[k], _oracle(oracle, b, update=False)), f"eval step {k}"
-    terminals = [_oracle(oracle, t, update=False) for t in eval_rec.terminals]
-    if terminals:
-        assert np.array_equal(np.stack(got_terminal), np.concatenate(terminals))
+    got = {"train": [(None, env.reset())], "eval": [(None, evaluation.reset())]}
+    for _ in range(40):  # episodes of 9 steps: terminal observations too
+        for name, venv in (("train", env), ("eval", evaluation)):
+            obs, _, _, infos = venv.step(rng.integers(0, 4, 2))
+            got[name].append((_terminals(infos), obs))
+    # the oracle replays the same calls in the same order: per step, training then evaluation,
+    # and in each the terminal observations (statistics untouched) before the observations
+    frames, ends = 0, 0
+    for k in range(41):
+        for name, rec, update in (("train", train_rec, True), ("eval", eval_rec, False)):
+            (got_last, got_obs), (last, obs) = got[name][k], rec.steps[k]
+            assert (got_last is None) == (last is None), f"{name} step {k}"
+            if last is not None:
+                want = _oracle(oracle, last, update=False)
+                assert np.array_equal(got_last, want), f"{name} terminal, step {k}"
+                frames, ends = frames + len(last), ends + 1
+            assert np.array_equal(got_obs, _oracle(oracle, obs, update)), f"{name} step {k}"
+            frames += len(obs)
+    assert ends > 0
     stats = cache.cache_stats()
     assert stats == evaluation.cache_stats()  # one store, one set of counters
-    frames = 2 * 2 * 41 + sum(len(t) for t in train_rec.terminals + eval_rec.terminals)
     assert stats["hits"] + stats["misses"] == frames and stats["hits"] > 0
     assert stats["content_addressed"] and stats["bytes"] <= stats["max_bytes"]
     if memory_mb == TINY_MB:

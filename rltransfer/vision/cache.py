@@ -130,11 +130,19 @@ class FeatureVecEnv(VecEnvWrapper):
     def step_wait(self) -> Any:
         obs, rewards, dones, infos = self.venv.step_wait()
         last = [i for i, info in enumerate(infos) if "terminal_observation" in info]
-        if last:
-            stacked = np.stack([infos[i]["terminal_observation"] for i in last])
-            for i, f in zip(last, self.encode(stacked, update_stats=False), strict=True):
-                infos[i]["terminal_observation"] = f
-        return self.encode(obs), rewards, dones, infos
+        if not last:
+            return self.encode(obs), rewards, dones, infos
+        # One encoder pass for the observations and the terminal observations together; the
+        # terminal ones are normalised first, without updating the statistics.
+        stacked = np.stack([infos[i]["terminal_observation"] for i in last])
+        with torch.inference_mode():
+            raw = self.raw_features(np.concatenate([np.asarray(obs), stacked]))
+            raw = torch.as_tensor(raw, device=self.device)
+            ends = normalise(self.reader, raw[len(obs) :], False).cpu().numpy()
+            feats = normalise(self.reader, raw[: len(obs)], self.update_stats).cpu().numpy()
+        for i, f in zip(last, ends, strict=True):
+            infos[i]["terminal_observation"] = f
+        return feats, rewards, dones, infos
 
 
 def find_feature_env(venv: Any) -> FeatureVecEnv | None:
