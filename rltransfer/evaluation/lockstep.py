@@ -14,7 +14,8 @@ when ``deterministic`` is false (DQN's epsilon-greedy too), so the returns equal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,19 @@ def actor(model: BaseAlgorithm, deterministic: bool) -> Actor:
     return act
 
 
+@contextmanager
+def unvalidated_distributions() -> Iterator[None]:
+    """``torch.distributions`` without argument validation inside the block. Validation only
+    checks parameters (and raises on bad ones); the values are the same, and skipping it
+    roughly halves a small policy's forward (151 → 87 µs for a batch of 8, PPO on CartPole)."""
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(before)
+
+
 def run_episodes(venv: VecEnv, act: Actor, episodes: int) -> np.ndarray:
     """Run ``episodes`` episodes on ``venv`` (seeded beforehand) with ``act``; return their
     returns, shape (episodes,) float64, in the order they end."""
@@ -92,7 +106,7 @@ def run_episodes(venv: VecEnv, act: Actor, episodes: int) -> np.ndarray:
     monitored = is_vecenv_wrapped(venv, VecMonitor) or venv.env_is_wrapped(Monitor)[0]
     returns: list[float] = []
     obs = venv.reset()
-    with torch.inference_mode():
+    with torch.inference_mode(), unvalidated_distributions():
         while (counts < targets).any():
             obs, rewards, dones, infos = venv.step(act(obs))
             current += rewards
