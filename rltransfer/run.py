@@ -55,6 +55,7 @@ from rltransfer.stopwatch import Stopwatch
 from rltransfer.tracking import open_run_tracker, run_tags, wandb_run_id
 from rltransfer.tracking.sb3_logger import attach_sb3_logger, close_sb3_logger
 from rltransfer.transfer_record import TransferRecord, as_record
+from rltransfer.vision.cache import find_feature_env
 from rltransfer.vision.plan import prepare_env, resolve_setup
 
 
@@ -303,6 +304,10 @@ def _train(
             with watch.section("eval"):
                 zero_shot = zero_shot_return(model, spec.zero_shot_env, spec.eval, seed, env)
         outcome["summary"] = {"final_return": recorder.points[-1][1]}
+        feature_cache = find_feature_env(env)
+        cache_stats = feature_cache.cache_stats() if feature_cache is not None else None
+        if cache_stats is not None:  # training and evaluation frames, one store
+            outcome["summary"]["feature_cache/hit_rate"] = cache_stats["hit_rate"]
         outcome["exit_code"] = 0
     with watch.section("io"):
         recorder.finish()
@@ -324,13 +329,24 @@ def _train(
         "env_steps_trained": int(model.num_timesteps),
         "device": recipe.device,
         "transfer": transfer.to_json(),
-        "vision": recipe.setup.report if recipe.setup is not None else None,
+        "vision": _vision_meta(recipe, cache_stats),
         "source_eval": on_source.describe() if on_source is not None else None,
         **({"zero_shot": zero_shot} if zero_shot is not None else {}),
         "alarms": recorder.alarms,
         "stopped_early": recorder.stopped_early,
         "versions": _versions(),
     }
+
+
+def _vision_meta(recipe: AgentRecipe, cache_stats: dict[str, Any] | None) -> Any:
+    """The run's vision setup report, with the frozen-feature cache's counters when it had
+    one (``FeatureVecEnv.cache_stats``)."""
+    if recipe.setup is None:
+        return None
+    report = dict(recipe.setup.report)
+    if cache_stats is not None:
+        report["feature_cache"] = cache_stats
+    return report
 
 
 def _tasks_meta(spec: RunSpec) -> dict[str, Any]:

@@ -91,6 +91,22 @@ def test_frozen_cached_encoder_on_the_pixelgrid_family(pixel_study, tmp_path):
     assert result.curves["finetune"][0].timesteps.tolist() == [0, 32, 64]
 
 
+@pytest.mark.skipif(
+    "rltransfer/PixelGrid-v0" not in gym.registry, reason="the PixelGrid family is not there"
+)
+def test_the_feature_cache_counters_reach_meta_json(pixel_study, tmp_path):
+    grid = {"id": "rltransfer/PixelGrid-v0", "kwargs": {"size": 32}}
+    pixel_study.update(name="pixelgrid-cache", source={"env": grid, "timesteps": 64})
+    pixel_study["target"] = {"env": grid, "timesteps": 64}
+    pixel_study["policy"].update(encoder="tiny_cnn", groups={"all": "freeze"})
+    result = run_study(pixel_study, out=tmp_path, quiet=True)
+    meta = json.loads((result.out_dir / "target" / "scratch" / "seed_0" / "meta.json").read_text())
+    stats = meta["vision"]["feature_cache"]
+    assert stats["content_addressed"] is True and stats["misses"] >= stats["entries"] > 0
+    assert stats["hits"] > 0  # a small grid repeats frames, in training and in evaluation
+    assert stats["hit_rate"] == pytest.approx(stats["hits"] / (stats["hits"] + stats["misses"]))
+
+
 def test_source_weights_and_frozen_groups_from_a_checkpoint(pixel_study, tmp_path):
     """SB3 #409: load only the source's feature extractor, freeze it, train new heads."""
     pixel_study["policy"].update(encoder="tiny_cnn")
