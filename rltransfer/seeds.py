@@ -13,6 +13,8 @@ evaluation env              run seed + 10 000           every method of seed k m
                                                         evaluation episodes, not its training ones
 distill: held-out states    run seed + 20 000           measurement episodes differ from training
 distill: return episodes    run seed + 30 000           and from the held-out states
+distill: reservoir draws    run seed + 40 000           which states are kept is independent of
+                                                        the other streams
 reuse: teacher-or-learner   run seed + 7 919            the coin is independent of SB3's streams
 coin                                                    (7919, a prime, shares no period with them)
 bootstrap of a method       [seed, crc32(name), stream] a method's intervals do not move when
@@ -43,7 +45,16 @@ RETURN_SEED_OFFSET = 30_000
 """Distillation's return measurement episodes: run seed + this."""
 REUSE_COIN_SEED_OFFSET = 7919
 """Policy reuse's teacher-or-learner coin: run seed + this (``rltransfer.methods.reuse``)."""
-OFFSETS = (EVAL_SEED_OFFSET, HELDOUT_SEED_OFFSET, RETURN_SEED_OFFSET, REUSE_COIN_SEED_OFFSET)
+RESERVOIR_SEED_OFFSET = 40_000
+"""Distillation's reservoir draws (which visited states its bounded dataset keeps): run seed +
+this (``rltransfer.methods.distill_dataset``). It seeds a numpy generator, not an env."""
+OFFSETS = (
+    EVAL_SEED_OFFSET,
+    HELDOUT_SEED_OFFSET,
+    RETURN_SEED_OFFSET,
+    RESERVOIR_SEED_OFFSET,
+    REUSE_COIN_SEED_OFFSET,
+)
 """Every offset added to a run's seed."""
 MAX_SEED_OFFSET = 100_000
 """Room reserved above a run's seed for the offsets (every one of ``OFFSETS`` is below it),
@@ -79,19 +90,14 @@ def reuse_coin_seed(run_seed: int) -> int:
     return run_seed + REUSE_COIN_SEED_OFFSET
 
 
+def reservoir_seed(run_seed: int) -> int:
+    """Distillation's reservoir generator (``RESERVOIR_SEED_OFFSET``)."""
+    return run_seed + RESERVOIR_SEED_OFFSET
+
+
 def method_rng(seed: int, method: str, stream: int = 0) -> np.random.Generator:
     """The generator for one method's bootstrap: depends on ``seed``, the method's name and the
     ``stream`` (0 target-only, 1 total cost, 2 forgetting) only, so adding or removing another
     method, or another accounting, does not change this method's intervals."""
     key = [seed, zlib.crc32(method.encode("utf-8"))] + ([stream] if stream else [])
     return np.random.default_rng(key)
-
-
-RESERVOIR_SEED_OFFSET = 40_000
-"""Distillation's reservoir draws (which visited states its bounded dataset keeps): run seed +
-this (``rltransfer.methods.distill_dataset``). It seeds a numpy generator, not an env."""
-
-
-def reservoir_seed(run_seed: int) -> int:
-    """Distillation's reservoir generator (``RESERVOIR_SEED_OFFSET``)."""
-    return run_seed + RESERVOIR_SEED_OFFSET
