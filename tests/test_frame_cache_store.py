@@ -14,7 +14,7 @@ from rltransfer.config.spec import DEFAULT_CACHE_MEMORY_MB, PolicySpec
 from rltransfer.envs.vision_testing import GridPixelEnv
 from rltransfer.errors import UserError
 from rltransfer.validation import load_study
-from rltransfer.vision import FeatureVecEnv
+from rltransfer.vision import FeatureVecEnv, frame_cache
 from rltransfer.vision.frame_cache import INDEX_BYTES, KEY_BYTES, FrameStore, frame_keys
 from rltransfer.vision.sb3 import build_reader
 
@@ -56,7 +56,12 @@ def test_a_budget_below_one_entry_stores_nothing():
     assert store.stats()["misses"] == 1 and store.stats()["hits"] == 2  # repeats in one batch
 
 
-def test_keys_depend_on_bytes_shape_dtype_and_reader():
+@pytest.mark.parametrize("hasher", ["xxhash", "blake2b"])
+def test_keys_depend_on_bytes_shape_dtype_and_reader(hasher, monkeypatch):
+    if hasher == "blake2b":  # the path taken where xxhash is not installed
+        monkeypatch.setattr(frame_cache, "xxhash", None)
+    else:
+        pytest.importorskip("xxhash")
     a = np.zeros((1, 4, 4), np.uint8)
     keys = {
         frame_keys(a, b"r1")[0],

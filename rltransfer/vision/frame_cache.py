@@ -1,8 +1,8 @@
 """A content-addressed store of raw encoder features: each distinct frame is encoded once.
 
 Many pixel environments show the same frames again and again (a grid world has a few thousand;
-MiniGrid and Atari repeat many). ``FrameStore`` maps a frame's key — a 16-byte keyed BLAKE2b
-hash of its bytes, shape and dtype, keyed by the reader's digest — to the frame's raw features
+MiniGrid and Atari repeat many). ``FrameStore`` maps a frame's key — a 16-byte hash of its
+bytes, shape and dtype, seeded by the reader's digest — to the frame's raw features
 (the pooled, concatenated taps before any normalisation), least recently used entries evicted
 beyond a memory budget. ``reader_digest`` condenses everything that decides a frame's raw
 features (encoder weights and buffers, preprocessing, taps, pooling, input scaling and layout,
@@ -27,6 +27,11 @@ import numpy as np
 import torch
 
 from rltransfer.vision.features import FeatureReader
+
+try:  # xxHash (installed with wandb) hashes a frame ~30x faster than BLAKE2b; either will do
+    import xxhash
+except ImportError:
+    xxhash = None
 
 MB = 2**20
 """Bytes in one MB of ``policy.cache_memory_mb``."""
@@ -77,10 +82,14 @@ def reader_digest(reader: FeatureReader, *, scale: bool, transpose: bool, device
 
 
 def frame_keys(frames: np.ndarray, salt: bytes) -> list[bytes]:
-    """One 16-byte key per frame of ``frames`` (N, *obs_shape): BLAKE2b keyed with ``salt``
-    (a ``reader_digest``) over the frame's shape, dtype and bytes."""
+    """One 16-byte key per frame of ``frames`` (N, *obs_shape): a hash of the frame's bytes,
+    seeded by ``salt`` (a ``reader_digest``) and the frames' shape and dtype. XXH3-128 when
+    ``xxhash`` is installed, else BLAKE2b (keys live in memory only, so either is fine)."""
     frames = np.ascontiguousarray(frames)
     head = f"{frames.shape[1:]}:{frames.dtype.str}".encode()
+    if xxhash is not None:
+        seed = int.from_bytes(hashlib.blake2b(head, digest_size=8, key=salt).digest(), "little")
+        return [xxhash.xxh3_128_digest(f.data, seed) for f in frames]
     keys = []
     for f in frames:
         h = hashlib.blake2b(head, digest_size=KEY_BYTES, key=salt)
