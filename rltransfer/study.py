@@ -20,7 +20,7 @@ import yaml
 
 from rltransfer.analysis.curves import Curve
 from rltransfer.config.replicas import Replica, pair_replicas
-from rltransfer.config.spec import BASELINE, EnvSpec, SourceSpec, StudySpec
+from rltransfer.config.spec import BASELINE, EnvSpec, PolicySpec, SourceSpec, StudySpec
 from rltransfer.errors import RunFailedError, UserError
 from rltransfer.executors import Executor, make_executor
 from rltransfer.folder_guard import PlannedRun, check_study_folder, remove_runs
@@ -75,6 +75,12 @@ def _env_dict(env: EnvSpec) -> dict[str, Any]:
     return {"id": env.id, "kwargs": env.kwargs, "wrappers": [vars(w) for w in env.wrappers]}
 
 
+def _policy_identity(policy: PolicySpec) -> dict[str, Any]:
+    """The architecture in a run id. ``cache_memory_mb`` is left out: the feature store's
+    budget changes how often a frame is encoded, never its features, so no result."""
+    return {k: v for k, v in vars(policy).items() if k != "cache_memory_mb"}
+
+
 def _eval_identity(spec: StudySpec) -> dict[str, Any]:
     """The evaluation settings in a run id. ``on_source`` is left out: it changes only target
     runs, through their own ``source_eval`` key, so turning it off keeps every older run id."""
@@ -114,7 +120,7 @@ def plan_study(
     common = {
         "algo": spec.algo,
         "hyperparams": spec.hyperparams,
-        "policy": vars(spec.policy),
+        "policy": _policy_identity(spec.policy),
         "eval": _eval_identity(spec),
     }
     shared = dict(
@@ -206,10 +212,10 @@ def _source_run(
     if rep.checkpoint is not None:
         identity: dict[str, Any] = {"checkpoint_sha256": file_sha256(rep.checkpoint)}
         if s.policy is not None:  # the teacher's architecture
-            identity["policy"] = vars(s.policy)
+            identity["policy"] = _policy_identity(s.policy)
         return _Source(None, identity, rep.checkpoint)
     assert rep.seed is not None
-    own = {"policy": vars(s.policy)} if s.policy is not None else {}
+    own = {"policy": _policy_identity(s.policy)} if s.policy is not None else {}
     # A multi-task source is identified by all its tasks and its heads; a single-env source
     # keeps exactly its old identity (and run id).
     tasks: dict[str, Any] = (

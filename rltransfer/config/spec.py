@@ -181,13 +181,6 @@ class PolicySpec:
     share_features_extractor: bool | None = None
     net_arch: list[int] | dict[str, list[int]] | None = None
 
-    def __post_init__(self) -> None:
-        # Run ids hash ``vars(policy)`` (``rltransfer.study``). The default budget is left out
-        # of the instance's ``__dict__`` (reads fall back to the class default), so studies
-        # that do not set it keep their run ids; ``asdict`` and the resolved study still show it.
-        if self.__dict__.get("cache_memory_mb") == DEFAULT_CACHE_MEMORY_MB:
-            del self.__dict__["cache_memory_mb"]
-
 
 @dataclass
 class SourceSpec:
