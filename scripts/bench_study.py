@@ -9,7 +9,10 @@ mostly imports); the study's wall time against the sum of its runs' times (paral
 
 Usage: python scripts/bench_study.py [--study FILE] [--workers 2] [--seeds 0,1,...]
        [--timesteps N] [--keep DIR]
+       python scripts/bench_study.py --from runs/cartpole-pole-length --wall 480 [--workers 2]
 ``--timesteps`` shortens source and target budgets (a quick look, not the default study).
+``--from`` reads a study folder that has already run (e.g. by ``make run``) instead, with the
+study's wall time in seconds from ``--wall`` (or the span of its runs when not given).
 """
 
 from __future__ import annotations
@@ -110,7 +113,14 @@ def main() -> None:
     p.add_argument("--seeds", help="comma-separated seed ids (default: the study's)")
     p.add_argument("--timesteps", type=int, help="shorter budgets, for a quick look")
     p.add_argument("--keep", help="write the study here instead of a temporary folder")
+    p.add_argument("--from", dest="folder", help="read this study folder; run nothing")
+    p.add_argument("--wall", type=float, help="with --from: the study's wall time, seconds")
     args = p.parse_args()
+    if args.folder:
+        rows = [_row(m) for m in _runs(Path(args.folder))]
+        span = max(r["started_at"] + r["wall_s"] for r in rows) - rows[0]["started_at"]
+        _report(rows, summarise(rows, args.wall or span, args.workers or 2))
+        return
     study = _study(args)
     overrides: dict[str, Any] = {}
     if args.workers:
@@ -124,7 +134,10 @@ def main() -> None:
         result = run_study(study, out=out, quiet=True, **overrides)
         wall = time.perf_counter() - started
         rows = [_row(m) for m in _runs(result.out_dir)]
-    summary = summarise(rows, wall, workers)
+    _report(rows, summarise(rows, wall, workers))
+
+
+def _report(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     _print(rows, summary)
     path = Path("runs") / "bench_study.json"
     path.parent.mkdir(exist_ok=True)
