@@ -186,7 +186,7 @@ def test_heads_without_envs_is_an_error(tiny_study, write_study, capsys):
 
 
 def test_run_ids_single_env_unchanged_multitask_identified_by_tasks_and_heads(tiny_study, tmp_path):
-    from rltransfer.study import _env_dict, _eval_identity, _hash, plan_study
+    from rltransfer.study import _env_dict, _eval_identity, _hash, _policy_identity, plan_study
     from rltransfer.validation import load_study
 
     spec = load_study(tiny_study)
@@ -194,7 +194,7 @@ def test_run_ids_single_env_unchanged_multitask_identified_by_tasks_and_heads(ti
         "role": "source",
         "algo": spec.algo,
         "hyperparams": spec.hyperparams,
-        "policy": vars(spec.policy),
+        "policy": _policy_identity(spec.policy),  # the policy fields before cache_memory_mb
         "eval": _eval_identity(spec),
         "env": _env_dict(spec.source.env),
         "timesteps": spec.source.timesteps,

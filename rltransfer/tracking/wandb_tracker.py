@@ -198,35 +198,22 @@ def open_run_tracker(
     if _disabled(spec):
         return RunTracker(None, watch)
     with watch.section("wandb"):
-        return RunTracker(_open_run(spec, root, run_id, name, group, job_type, config, tags), watch)
-
-
-def _open_run(
-    spec: WandbSpec,
-    root: Path,
-    run_id: str,
-    name: str,
-    group: str,
-    job_type: str,
-    config: dict[str, Any],
-    tags: list[str],
-) -> Any:
-    run = _init(
-        spec,
-        root,
-        id=run_id,
-        name=name,
-        group=group,
-        job_type=job_type,
-        config=config,
-        tags=tags,
-        resume="allow",
-        reinit="finish_previous",
-    )
-    run.define_metric("timesteps")
-    for prefix in STEP_METRICS:
-        run.define_metric(f"{prefix}/*", step_metric="timesteps")
-    return run
+        run = _init(
+            spec,
+            root,
+            id=run_id,
+            name=name,
+            group=group,
+            job_type=job_type,
+            config=config,
+            tags=tags,
+            resume="allow",
+            reinit="finish_previous",
+        )
+        run.define_metric("timesteps")
+        for prefix in STEP_METRICS:
+            run.define_metric(f"{prefix}/*", step_metric="timesteps")
+    return RunTracker(run, watch)
 
 
 def run_tags(role: str, label: str) -> list[str]:
