@@ -93,6 +93,23 @@ class Encoder(nn.Module):
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
+    @property
+    def flattens_only(self) -> bool:
+        """Whether this encoder only flattens its input (``mlp`` without hidden layers): no
+        tensor, no preprocessing, no head."""
+        return (
+            not self.image
+            and not self.autocast
+            and isinstance(self.prep, nn.Identity)
+            and isinstance(self.head, nn.Identity)
+            and all(
+                isinstance(m, nn.Flatten) and (m.start_dim, m.end_dim) == (1, -1)
+                for m in self.trunk.children()
+            )
+            and next(self.parameters(), None) is None
+            and next(self.buffers(), None) is None
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *in_shape) → (B, features_dim), float32."""
         with self.amp(x.device):
