@@ -12,6 +12,8 @@ anything else steps copy by copy.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .batched_core import (
@@ -30,8 +32,26 @@ def _plain(envs: list) -> bool:
     return envs[0].render_mode != "human" and same_params(envs)
 
 
+class _StateDynamics(BatchedDynamics):
+    """A classic-control family whose copies keep their state in ``env.state``: the batch
+    holds it as (n, ``state_size``) float64, read from each copy after its reset."""
+
+    state_size: ClassVar[int]
+
+    @classmethod
+    def supports(cls, envs: list) -> bool:
+        return _plain(envs)
+
+    def __init__(self, envs: list):
+        super().__init__(envs)
+        self.state = np.zeros((self.n, self.state_size), dtype=np.float64)
+
+    def load(self, i: int) -> None:
+        self.state[i] = self.envs[i].state
+
+
 @register_batched(CartPoleFamilyEnv)
-class CartPoleDynamics(BatchedDynamics):
+class CartPoleDynamics(_StateDynamics):
     """State (n, 4) float64: x [m], x_dot [m/s], theta [rad], theta_dot [rad/s]."""
 
     @classmethod
@@ -39,12 +59,7 @@ class CartPoleDynamics(BatchedDynamics):
         e = envs[0]
         return _plain(envs) and e.kinematics_integrator == "euler" and not e._sutton_barto_reward
 
-    def __init__(self, envs: list):
-        super().__init__(envs)
-        self.state = np.zeros((self.n, 4), dtype=np.float64)
-
-    def load(self, i: int) -> None:
-        self.state[i] = self.envs[i].state
+    state_size = 4
 
     def step(self, actions: np.ndarray) -> StepResult:
         e = self.envs[0]
@@ -71,17 +86,10 @@ class CartPoleDynamics(BatchedDynamics):
 
 
 @register_batched(MountainCarFamilyEnv)
-class MountainCarDynamics(BatchedDynamics):
+class MountainCarDynamics(_StateDynamics):
     """State (n, 2) float64: position, velocity (track units, per step)."""
 
-    supports = classmethod(lambda cls, envs: _plain(envs))
-
-    def __init__(self, envs: list):
-        super().__init__(envs)
-        self.state = np.zeros((self.n, 2), dtype=np.float64)
-
-    def load(self, i: int) -> None:
-        self.state[i] = self.envs[i].state
+    state_size = 2
 
     def step(self, actions: np.ndarray) -> StepResult:
         e = self.envs[0]
@@ -98,17 +106,10 @@ class MountainCarDynamics(BatchedDynamics):
 
 
 @register_batched(PendulumFamilyEnv)
-class PendulumDynamics(BatchedDynamics):
+class PendulumDynamics(_StateDynamics):
     """State (n, 2) float64: angle from upright [rad], angular velocity [rad/s]."""
 
-    supports = classmethod(lambda cls, envs: _plain(envs))
-
-    def __init__(self, envs: list):
-        super().__init__(envs)
-        self.state = np.zeros((self.n, 2), dtype=np.float64)
-
-    def load(self, i: int) -> None:
-        self.state[i] = self.envs[i].state
+    state_size = 2
 
     def step(self, actions: np.ndarray) -> StepResult:
         e = self.envs[0]
@@ -145,7 +146,7 @@ def _bound(x: np.ndarray, m: float, big_m: float) -> np.ndarray:
 
 
 @register_batched(AcrobotFamilyEnv)
-class AcrobotDynamics(BatchedDynamics):
+class AcrobotDynamics(_StateDynamics):
     """State (n, 4) float64: joint angles [rad], joint angular velocities [rad/s]."""
 
     @classmethod
@@ -153,12 +154,7 @@ class AcrobotDynamics(BatchedDynamics):
         e = envs[0]
         return _plain(envs) and e.torque_noise_max == 0 and e.book_or_nips == "book"
 
-    def __init__(self, envs: list):
-        super().__init__(envs)
-        self.state = np.zeros((self.n, 4), dtype=np.float64)
-
-    def load(self, i: int) -> None:
-        self.state[i] = self.envs[i].state
+    state_size = 4
 
     def _dsdt(self, s: np.ndarray) -> np.ndarray:
         """Gymnasium's ``AcrobotEnv._dsdt`` ("book" dynamics) over rows of (n, 5)."""
