@@ -123,7 +123,10 @@ def _group_text(name: str, g: GroupState) -> str:
 def groups_plan(groups: Any) -> str | None:
     """A layer-group plan in one line: ``conv1=freeze, hidden1=finetune×0.1, output=reinit``
     (``groups`` as ``meta.json`` holds it)."""
-    plan = TransferRecord.from_json({"groups": groups}).groups
+    return _plan_text(TransferRecord.from_json({"groups": groups}).groups)
+
+
+def _plan_text(plan: dict[str, GroupState] | None) -> str | None:
     return ", ".join(_group_text(k, g) for k, g in plan.items()) if plan else None
 
 
@@ -153,7 +156,7 @@ def summarise_run(record: TransferRecord) -> TransferSummary:
             else None
         ),
         reset=list(record.reset or []),
-        groups=groups_plan({g: s.to_json() for g, s in (record.groups or {}).items()}),
+        groups=_plan_text(record.groups),
         adapters=list(record.adapters or []),
         distillation_steps=record.distillation_steps,
     )

@@ -28,16 +28,10 @@ from rltransfer.vision.groups import keep_frozen_bn_eval
 
 
 def normalise(reader: FeatureReader, raw: torch.Tensor, update_stats: bool) -> torch.Tensor:
-    """Raw features (B, features_dim) → ``reader``'s features, as ``FeatureReader.forward``
-    finishes its taps: each tap's slice made contiguous, merged into the running statistics
-    first when ``update_stats``, normalised, concatenated."""
+    """Raw features (B, features_dim) → ``reader``'s features: the taps' slices, made
+    contiguous, through ``FeatureReader.normalise`` (as its ``forward`` finishes)."""
     parts = [p.contiguous() for p in torch.split(raw, reader.dims, dim=1)]
-    if len(parts) == 1 and reader.norms[0].mode == "none":
-        return parts[0]
-    if update_stats:
-        for norm, p in zip(reader.norms, parts, strict=True):
-            norm.update(p)
-    return torch.cat([n(p) for n, p in zip(reader.norms, parts, strict=True)], dim=1)
+    return reader.normalise(parts, update_stats)
 
 
 class FeatureVecEnv(VecEnvWrapper):

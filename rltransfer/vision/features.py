@@ -157,7 +157,11 @@ class FeatureReader(nn.Module):
     def forward(self, x: torch.Tensor, update_stats: bool = False) -> torch.Tensor:
         """(B, *in_shape) → (B, features_dim); ``update_stats`` merges the batch into the
         running statistics of ``standardize``/``discretize`` first."""
-        parts = self.raw(x)
+        return self.normalise(self.raw(x), update_stats)
+
+    def normalise(self, parts: list[torch.Tensor], update_stats: bool = False) -> torch.Tensor:
+        """The raw taps (``raw``: each (B, C_i)) → (B, features_dim): each merged into its
+        running statistics first when ``update_stats``, normalised, concatenated."""
         if len(parts) == 1 and self.norms[0].mode == "none":
             return parts[0]  # the common case (e.g. a plain MLP policy): no copy
         if update_stats:
