@@ -146,3 +146,57 @@ def test_multitask_policy_per_task(heads):
     multi = MultiTaskEvaluator(envs, EvalSpec(episodes=5), 4, train_env=venv)
     for task in multi.tasks:
         _assert_same(*_both(task, model, points=1), 5)
+
+
+SIDE_BY_SIDE = [
+    ("ppo", CARTPOLE, 10, True),
+    ("dqn", EnvSpec("rltransfer/MountainCar-v0", {"force": 0.003}), 9, True),
+    ("ppo", EnvSpec("rltransfer/PixelGrid-v0", {"size": 12, "goal": "random"}), 12, True),
+    ("ppo", EnvSpec("rltransfer/PixelGrid-v0", {"size": 12, "grid": 6, "slip": 0.2}), 10, False),
+    ("ppo", CARTPOLE, 8, False),  # no copy plays a second episode
+]
+
+
+@pytest.mark.parametrize(("algo", "spec", "episodes", "side"), SIDE_BY_SIDE, ids=str)
+def test_deterministic_points_play_every_episode_side_by_side(algo, spec, episodes, side):
+    """One env copy per episode when a copy's later episodes can start beside its first (no
+    random draws in ``step``): the same episodes, listed in the same order, as SB3's schedule
+    of 8 copies gives; episodes of unequal lengths (a barely trained policy) check the order."""
+    model = _train(algo, spec, 300)
+    evaluator = Evaluator(spec, EvalSpec(episodes=episodes), 5, train_env=model.get_env())
+    assert (evaluator.rows is not None) == side
+    assert evaluator.env.num_envs == (episodes if side else min(episodes, 8))
+    fast, slow = _both(evaluator, model, points=3)
+    _assert_same(fast, slow, episodes)
+    if side and spec.id.endswith("CartPole-v0"):
+        assert len(np.unique(np.concatenate(fast))) > 3  # episodes of many lengths
+
+
+@pytest.mark.parametrize(
+    ("algo", "kwargs"),
+    [("ppo", {"activation_fn": torch.nn.ReLU, "net_arch": [8, 8]}), ("ppo", {}), ("dqn", {})],
+)
+def test_deterministic_heads_give_the_bits_of_predict(algo, kwargs):
+    """The evaluator's direct heads (``F.linear``, activations, Categorical's softmax and
+    argmax; DQN's greedy Q) give ``policy._predict``'s actions, and they are not used for a
+    policy of another kind."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from rltransfer.evaluation.lockstep import _deterministic_head
+
+    cls, hp = ALGOS[algo]
+    model = cls("MlpPolicy", _venv(CARTPOLE), seed=0, device="cpu", policy_kwargs=kwargs, **hp)
+    head = _deterministic_head(model.policy)
+    assert head is not None
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32))
+    with torch.inference_mode():
+        assert torch.equal(head(obs), model.policy._predict(obs, deterministic=True))
+    if algo == "ppo":
+        model.policy.mlp_extractor.policy_net.register_forward_hook(lambda *a: None)
+        assert _deterministic_head(model.policy) is None
+
+    class Tweaked(ActorCriticPolicy):  # a user's policy may predict otherwise
+        pass
+
+    other = PPO(Tweaked, _venv(CARTPOLE), n_steps=8, device="cpu")
+    assert _deterministic_head(other.policy) is None

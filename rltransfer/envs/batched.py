@@ -101,6 +101,17 @@ class BatchedVecEnv(VecEnv):
         self.episode_rewards: list[list[float]] = [[] for _ in envs]
         self.t_start = time.time()
         self.actions: np.ndarray = np.zeros(0)
+        self._extra_resets = [0] * self.num_envs
+
+    def seed_rows(self, seeds: Sequence[int], extra_resets: Sequence[int]) -> None:
+        """For the next ``reset`` only: copy ``r`` resets with ``seeds[r]``, then
+        ``extra_resets[r]`` more times unseeded. When ``dynamics.independent_episodes()``, copy
+        ``r`` then starts the episode that a copy seeded with ``seeds[r]`` would start after
+        ``extra_resets[r]`` finished episodes (its auto-resets draw the same numbers)."""
+        if len(seeds) != self.num_envs or len(extra_resets) != self.num_envs:
+            raise ValueError(f"seed_rows needs {self.num_envs} seeds and extra resets")
+        self._seeds = list(seeds)
+        self._extra_resets = list(extra_resets)
 
     def _reset_copy(self, i: int, **kwargs: Any) -> Any:
         obs, self.reset_infos[i] = self.envs[i].reset(**kwargs)
@@ -113,7 +124,11 @@ class BatchedVecEnv(VecEnv):
         rows = []
         for i in range(self.num_envs):
             options = {"options": self._options[i]} if self._options[i] else {}
-            rows.append(self._reset_copy(i, seed=self._seeds[i], **options))
+            obs = self._reset_copy(i, seed=self._seeds[i], **options)
+            for _ in range(self._extra_resets[i]):
+                obs = self._reset_copy(i)
+            rows.append(obs)
+        self._extra_resets = [0] * self.num_envs
         self._reset_seeds()
         self._reset_options()
         return _stack(rows)

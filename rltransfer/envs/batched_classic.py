@@ -49,6 +49,11 @@ class _StateDynamics(BatchedDynamics):
     def load(self, i: int) -> None:
         self.state[i] = self.envs[i].state
 
+    def independent_episodes(self) -> bool:
+        """The covered configurations have no noise: ``step`` draws nothing, and ``reset``
+        draws the whole state."""
+        return True
+
 
 @register_batched(CartPoleFamilyEnv)
 class CartPoleDynamics(_StateDynamics):

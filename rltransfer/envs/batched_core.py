@@ -40,6 +40,13 @@ class BatchedDynamics(ABC):
         """Whether these copies can be stepped by this class (default: yes)."""
         return True
 
+    def independent_episodes(self) -> bool:
+        """Whether an episode's start depends only on its copy's resets: ``step`` draws no random
+        numbers and ``reset`` reads nothing a step leaves behind. Then a copy's later episodes
+        can be played beside its first, on copies reset more times
+        (``BatchedVecEnv.seed_rows``). Default: no."""
+        return False
+
     @abstractmethod
     def load(self, i: int) -> None:
         """Copy ``i`` has just been reset (its real ``reset``): read its state."""

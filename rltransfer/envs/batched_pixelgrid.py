@@ -21,6 +21,11 @@ class PixelGridDynamics(BatchedDynamics):
     def load(self, i: int) -> None:
         """The copy keeps its own state; nothing to read."""
 
+    def independent_episodes(self) -> bool:
+        """Without slip ``step`` draws only from the look generator, which ``reset`` reseeds
+        from ``np_random``."""
+        return all(e.slip == 0 for e in self.envs)
+
     def step(self, actions: np.ndarray) -> StepResult:
         flat = np.asarray(actions).reshape(-1)
         results = [e.step(a) for e, a in zip(self.envs, flat, strict=True)]

@@ -12,11 +12,11 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rltransfer.config.spec import EnvSpec, EvalSpec
-from rltransfer.environments import make_env
+from rltransfer.environments import innermost, make_env
 from rltransfer.envs import batched
-from rltransfer.vision.cache import wrap_like
+from rltransfer.vision.cache import find_feature_env, wrap_like
 
-from .lockstep import actor, run_episodes
+from .lockstep import actor, run_episodes, run_side_by_side, schedule
 
 MAX_EVAL_ENVS = 8
 
@@ -50,8 +50,22 @@ def sync_normalization(venv: VecEnv, model: BaseAlgorithm) -> None:
         venv.obs_rms = copy.deepcopy(train_env.obs_rms)  # a dict of them for Dict obs
 
 
+def plays_side_by_side(venv: VecEnv) -> bool:
+    """Whether ``venv`` can play a point's later episodes beside the first ones and give the
+    same episodes: batched copies whose episodes are independent of each other
+    (``BatchedDynamics.independent_episodes``), and no frozen-feature encoder that encodes
+    frames in batches (with a store, each frame is encoded alone, so a batch of another size
+    gives the same features)."""
+    base = innermost(venv)
+    if not isinstance(base, batched.BatchedVecEnv) or not base.dynamics.independent_episodes():
+        return False
+    cache = find_feature_env(venv)
+    return cache is None or cache.store.capacity > 0
+
+
 class Evaluator:
-    """Runs ``episodes`` evaluation episodes, vectorised over up to 8 env copies."""
+    """Runs ``episodes`` evaluation episodes, vectorised over up to 8 env copies (SB3's
+    schedule), or over one copy per episode when every episode can be played at once."""
 
     def __init__(
         self,
@@ -69,16 +83,32 @@ class Evaluator:
         self.n_envs = min(spec.episodes, MAX_EVAL_ENVS)
         self.make = make or (lambda: Monitor(make_env(env_spec)))
         self.train_env = train_env
-        self.env = build_eval_env(self.make, self.n_envs, train_env)
         self.spec = spec
         self.seed = seed
+        self.rows: list[tuple[int, int]] | None = None
+        """Side by side: the ``(copy, k)`` episode of SB3's schedule each env copy plays."""
+        if spec.deterministic and spec.episodes > self.n_envs:
+            env = build_eval_env(self.make, spec.episodes, train_env)
+            if plays_side_by_side(env):
+                self.env, self.rows = env, schedule(spec.episodes, self.n_envs)
+            else:
+                env.close()
+        if self.rows is None:
+            self.env = build_eval_env(self.make, self.n_envs, train_env)
 
     def returns(self, model: BaseAlgorithm) -> np.ndarray:
         """The undiscounted returns, shape (episodes,), of ``model`` now: copy i of the
-        evaluation env starts from seed + i (``rltransfer.evaluation.lockstep``)."""
+        evaluation env starts from seed + i (``rltransfer.evaluation.lockstep``). Side by side,
+        the copy playing copy i's episode k starts from seed + i and k more resets, and all
+        the episodes of the point step together (the same episodes)."""
         sync_normalization(self.env, model)
-        self.env.seed(self.seed)
-        return run_episodes(self.env, actor(model, self.spec.deterministic), self.spec.episodes)
+        act = actor(model, self.spec.deterministic)
+        if self.rows is None:
+            self.env.seed(self.seed)
+            return run_episodes(self.env, act, self.spec.episodes)
+        seeds = [self.seed + i for i, _ in self.rows]
+        innermost(self.env).seed_rows(seeds, [k for _, k in self.rows])
+        return run_side_by_side(self.env, act, self.rows)
 
     def __call__(self, model: BaseAlgorithm) -> tuple[float, float, int]:
         """Return (mean return, std of returns, episodes) of ``model`` now."""
