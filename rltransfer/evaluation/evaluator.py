@@ -87,14 +87,11 @@ class Evaluator:
         self.seed = seed
         self.rows: list[tuple[int, int]] | None = None
         """Side by side: the ``(copy, k)`` episode of SB3's schedule each env copy plays."""
-        if spec.deterministic and spec.episodes > self.n_envs:
-            env = build_eval_env(self.make, spec.episodes, train_env)
-            if plays_side_by_side(env):
-                self.env, self.rows = env, schedule(spec.episodes, self.n_envs)
-            else:
-                env.close()
-        if self.rows is None:
-            self.env = build_eval_env(self.make, self.n_envs, train_env)
+        self.env = build_eval_env(self.make, self.n_envs, train_env)
+        if spec.deterministic and spec.episodes > self.n_envs and plays_side_by_side(self.env):
+            self.env.close()  # the family allows it: one copy per episode instead
+            self.env = build_eval_env(self.make, spec.episodes, train_env)
+            self.rows = schedule(spec.episodes, self.n_envs)
 
     def returns(self, model: BaseAlgorithm) -> np.ndarray:
         """The undiscounted returns, shape (episodes,), of ``model`` now: copy i of the

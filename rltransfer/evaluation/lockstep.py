@@ -87,15 +87,19 @@ _Q_POLICIES = (DQNPolicy, CnnPolicy, MultiInputPolicy)
 _ELEMENTWISE = {nn.Tanh: torch.tanh, nn.ReLU: torch.relu, nn.Identity: lambda x: x}
 
 
+def _hooked(module: nn.Module) -> bool:
+    """Whether calling ``module`` runs hooks that a direct head would skip."""
+    return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
 def _as_calls(module: nn.Module) -> list[Callable[[torch.Tensor], torch.Tensor]] | None:
     """``module``'s forward as the tensor calls its modules' ``forward`` make (``F.linear``,
     ``torch.tanh``, ...), without ``nn.Module.__call__``'s overhead; None for anything but a
     Sequential of plain Linear, Tanh, ReLU and Identity layers (hooks included)."""
     layers = list(module) if type(module) is nn.Sequential else [module]
+    if any(_hooked(layer) for layer in [module, *layers]):
+        return None
     calls = []
-    for layer in [module, *layers]:
-        if layer._forward_hooks or layer._forward_pre_hooks:
-            return None
     for layer in layers:
         if type(layer) is nn.Linear:
             w, b = layer.weight, layer.bias
@@ -118,7 +122,7 @@ def _categorical_mode(policy: BasePolicy) -> Callable[[torch.Tensor], torch.Tens
         return None
     calls = _as_calls(policy.mlp_extractor.policy_net)
     head = _as_calls(policy.action_net)
-    if calls is None or head is None or policy.mlp_extractor._forward_hooks:
+    if calls is None or head is None:  # (``forward_actor`` is not a call: no hooks of its own)
         return None
     calls += head
 
@@ -139,7 +143,7 @@ def _greedy_q(policy: BasePolicy) -> Callable[[torch.Tensor], torch.Tensor] | No
         return None
     q = policy.q_net
     calls = _as_calls(q.q_net)
-    if calls is None or q._forward_hooks or q._forward_pre_hooks:
+    if calls is None or _hooked(q):  # ``QNetwork._predict`` calls ``q``
         return None
 
     def greedy(obs: torch.Tensor) -> torch.Tensor:
@@ -192,10 +196,16 @@ def unvalidated_distributions() -> Iterator[None]:
         torch.distributions.Distribution.set_default_validate_args(before)
 
 
+def episodes_per_copy(episodes: int, n: int) -> list[int]:
+    """SB3's ``evaluate_policy`` split of ``episodes`` episodes over ``n`` copies: copy ``i``
+    plays ``(episodes + i) // n`` of them (they sum to ``episodes``)."""
+    return [(episodes + i) // n for i in range(n)]
+
+
 def schedule(episodes: int, n: int) -> list[tuple[int, int]]:
     """SB3's schedule of ``episodes`` episodes on ``n`` copies as ``(copy, k)`` pairs: copy
-    ``i`` plays its episodes ``k = 0 .. (episodes + i) // n - 1``, in copy order."""
-    return [(i, k) for i in range(n) for k in range((episodes + i) // n)]
+    ``i`` plays its episodes ``k = 0 .. episodes_per_copy(episodes, n)[i] - 1``, in copy order."""
+    return [(i, k) for i, m in enumerate(episodes_per_copy(episodes, n)) for k in range(m)]
 
 
 def _is_monitored(venv: VecEnv) -> bool:
@@ -231,14 +241,14 @@ def run_side_by_side(venv: VecEnv, act: Actor, rows: list[tuple[int, int]]) -> n
     for r, (i, k) in enumerate(rows):
         end_in_schedule[i, k] = ends[r] + (end_in_schedule[i, k - 1] if k else 0)
     order = sorted(range(n), key=lambda r: (end_in_schedule[rows[r]], rows[r][0]))
-    return returns[order].astype(np.float64)
+    return returns[order]
 
 
 def run_episodes(venv: VecEnv, act: Actor, episodes: int) -> np.ndarray:
     """Run ``episodes`` episodes on ``venv`` (seeded beforehand) with ``act``; return their
     returns, shape (episodes,) float64, in the order they end."""
     n = venv.num_envs
-    targets = np.array([(episodes + i) // n for i in range(n)])
+    targets = np.array(episodes_per_copy(episodes, n))
     counts = np.zeros(n, dtype=int)
     current = np.zeros(n)
     monitored = _is_monitored(venv)
